@@ -1,0 +1,159 @@
+"""Composition: build the storage, services and the Pyramid application from settings."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pluggy
+from pyramid.config import Configurator
+from pyramid.request import Request
+from pyramid.router import Router
+
+from idx_server.events import EventDispatcher
+from idx_server.mirror.service import MirrorService
+from idx_server.model.errors import InvalidInput
+from idx_server.mirror.upstream import redact_url
+from idx_server.model.indexes import MIRROR, STAGE, IndexConfig, IndexTypes, new_config
+from idx_server.model.users import ROOT
+from idx_server.plugins import get_plugin_manager
+from idx_server.services.auth import AuthService
+from idx_server.services.files import FileService
+from idx_server.services.indexes import IndexService
+from idx_server.services.releases import ReleaseService
+from idx_server.services.resolve import ProjectResolver
+from idx_server.services.simple import SimpleService
+from idx_server.services.status import StatusService
+from idx_server.services.uploads import UploadService
+from idx_server.services.users import UserService
+from idx_server.settings import Settings
+from idx_server.storage import BlobStore, MetaStore, StorageBackend
+
+log = logging.getLogger("idx")
+
+T = TypeVar("T")
+
+
+@dataclass
+class Core:
+    """Everything a running server is made of; built once per process (or per test)."""
+
+    settings: Settings
+    pm: pluggy.PluginManager
+    store: MetaStore
+    blobs: BlobStore
+    events: EventDispatcher
+    index_types: IndexTypes
+    services: dict[type, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    def service(self, kind: type[T]) -> T:
+        return self.services[kind]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.events.wait(5)
+        self.events.stop()
+        files = self.services.get(FileService)
+        if files is not None:
+            files.flush_access()
+        closer = self.services.get(MirrorService)
+        if closer is not None and hasattr(closer, "close"):
+            closer.close()
+        self.store.close()
+
+
+def storage_backend(settings: Settings, pm: pluggy.PluginManager) -> StorageBackend:
+    backends = {b.name: b for found in pm.hook.idx_storage_backends() for b in found or []}
+    backend = backends.get(settings.storage)
+    if backend is None:
+        raise InvalidInput(
+            f"storage: no backend named {settings.storage!r}; available: {', '.join(sorted(backends))}"
+        )
+    return backend
+
+
+def index_types(pm: pluggy.PluginManager) -> IndexTypes:
+    types = IndexTypes([STAGE, MIRROR])
+    for found in pm.hook.idx_index_types():
+        for index_type in found or []:
+            types.add(index_type)
+    return types
+
+
+def build_core(settings: Settings, pm: pluggy.PluginManager | None = None) -> Core:
+    """Open storage and wire the services (no web application yet)."""
+    pm = pm or get_plugin_manager()
+    store, blobs = storage_backend(settings, pm).open(settings)
+    events = EventDispatcher(pm)
+    core = Core(settings, pm, store, blobs, events, index_types(pm))
+    indexes = IndexService(store, blobs, core.index_types, events)
+    mirror = MirrorService(store, blobs)
+    resolver = ProjectResolver(store, indexes, mirror, pm)
+    simple = SimpleService(store, indexes, resolver, mirror, settings.serverdir / "+cache")
+    services: list[Any] = [
+        indexes,
+        mirror,
+        resolver,
+        simple,
+        UserService(store, blobs, events),
+        AuthService(store, settings.login_expiry),
+        UploadService(store, blobs, pm, events),
+        ReleaseService(store, blobs, resolver, events),
+        FileService(store, blobs, indexes, mirror),
+        StatusService(store, settings, pm, events, core.started, simple.cache),
+    ]
+    core.services = {type(service): service for service in services}
+    return core
+
+
+def initialize(core: Core) -> str | None:
+    """Prepare storage on a first start; on later starts apply settings that change data.
+
+    Returns a generated root password to print once, if one was made.
+    """
+    store = core.store
+    if not store.get_meta("uuid"):
+        with store.write():
+            store.set_meta("uuid", uuid.uuid4().hex)
+    generated = core.service(UserService).ensure_root(core.settings.root_password or None)
+    indexes = core.service(IndexService)
+    pypi = indexes.find(ROOT, "pypi")
+    if pypi is None:
+        indexes.create(ROOT, "pypi", {"type": "mirror", "mirror_url": core.settings.mirror_url, "volatile": False})
+    elif "mirror_url" in core.settings.explicit:
+        wanted = new_config(MIRROR, ROOT, {"mirror_url": core.settings.mirror_url})["mirror_url"]
+        if pypi.config.get("mirror_url") != wanted:
+            config = pypi.config.as_dict()
+            config["mirror_url"] = wanted
+            indexes.set_config(pypi, IndexConfig(config))
+            log.info("root/pypi now mirrors %s", redact_url(wanted))
+    return generated
+
+
+def make_app(core: Core) -> Router:
+    """The WSGI application."""
+    settings = core.settings
+    with Configurator(settings={"idx": settings}) as config:
+        registry = config.registry
+        registry["idx.settings"] = settings
+        registry["idx.pm"] = core.pm
+        registry["idx.store"] = core.store
+        registry["idx.services"] = core.services
+        registry["idx.auth"] = core.service(AuthService)
+        registry["idx.core"] = core
+        config.add_request_method(_find_service, "find_service")
+        config.include("idx_server.security")
+        config.include("idx_server.tweens")
+        config.include("idx_server.routes")
+        config.include("idx_server.views.errors")
+        config.scan("idx_server.views")
+        core.pm.hook.idx_configure(config=config)
+    return config.make_wsgi_app()
+
+
+def _find_service(request: Request, kind: type[T]) -> T:
+    services: dict[type, Any] = request.registry["idx.services"]
+    return services[kind]  # type: ignore[no-any-return]

@@ -1,0 +1,142 @@
+"""``idx-server``: start the daemon (plain ``idx-server``) or run a maintenance command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+import pluggy
+
+from idx_server import __version__
+from idx_server.model.errors import IdxError
+from idx_server.plugins import get_plugin_manager, plugin_versions
+from idx_server.settings import CORE_SETTINGS, Setting, Settings, load_settings
+
+log = logging.getLogger("idx")
+
+#: Maintenance commands; anything else is the daemon.
+COMMANDS: dict[str, str] = {}
+
+
+def build_parser(settings: Sequence[Setting], pm: pluggy.PluginManager) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="idx-server",
+        description="Run the idx package index server. Every option can also be set with an "
+        "IDX_<NAME> environment variable or in a TOML file given with --config.",
+    )
+    parser.add_argument("--version", action="store_true", help="print versions (with plugins) and exit")
+    for setting in settings:
+        kwargs: dict[str, Any] = {"dest": setting.name, "default": None, "help": setting.help}
+        if setting.kind.name == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["metavar"] = setting.name.upper()
+        parser.add_argument(setting.flag, **kwargs)
+    pm.hook.idx_add_cli_arguments(parser=parser)
+    return parser
+
+
+def version_text(pm: pluggy.PluginManager) -> str:
+    lines = [f"idx-server {__version__}"]
+    for name, version in sorted(plugin_versions(pm).items()):
+        lines.append(f"  plugin {name} {version}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in COMMANDS:
+        module = __import__(COMMANDS[args[0]], fromlist=["main"])
+        return int(module.main(args[1:]))
+    pm = get_plugin_manager()
+    extra = [s for found in pm.hook.idx_add_settings() for s in found or []]
+    parser = build_parser([*CORE_SETTINGS, *extra], pm)
+    options = parser.parse_args(args)
+    if options.version:
+        print(version_text(pm))
+        return 0
+    given = {key: value for key, value in vars(options).items() if value is not None and key != "version"}
+    try:
+        settings = load_settings(given, extra_settings=extra)
+    except IdxError as exc:
+        parser.error(exc.message)
+    return serve(settings, pm, options)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namespace | None = None) -> int:
+    import waitress.server
+
+    from idx_server.app import build_core, initialize, make_app
+    from idx_server.mirror.upstream import redact_url
+
+    configure_logging(settings.log_level)
+    try:
+        core = build_core(settings, pm)
+        generated = initialize(core)
+    except IdxError as exc:
+        print(f"idx-server: {exc.message}", file=sys.stderr)
+        return 1
+    app = make_app(core)
+    server = waitress.server.create_server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        connection_limit=settings.connection_limit,
+        max_request_body_size=settings.max_upload_size + 64 * 1024 * 1024,
+        channel_timeout=300,
+        ident="idx-server",
+        expose_tracebacks=False,
+    )
+    port = getattr(server, "effective_port", settings.port)
+    host = getattr(server, "effective_host", settings.host)
+    if generated:
+        print(f"Created user 'root' with password: {generated}", flush=True)
+        print("(shown only this once; change it with 'idx user -m root password=...')", flush=True)
+    print(
+        f"idx-server {__version__} listening on http://{_url_host(host)}:{port}/ "
+        f"(serverdir {settings.serverdir}, root/pypi mirrors {redact_url(_pypi_url(core))})",
+        flush=True,
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.run()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.close()
+        core.close()
+        log.info("idx-server stopped")
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _pypi_url(core: Any) -> str:
+    from idx_server.services.indexes import IndexService
+
+    pypi = core.service(IndexService).find("root", "pypi")
+    return str(pypi.config.get("mirror_url")) if pypi else "(none)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Events: what changed, delivered to plugin hooks after commit on a background thread."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pluggy
+
+log = logging.getLogger("idx.events")
+
+EVENT_NAMES = frozenset(
+    {
+        "user_created",
+        "index_created",
+        "release_uploaded",
+        "release_deleted",
+        "release_yanked",
+        "file_cached",
+        "toxresult_stored",
+        "pushed",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change, as plugins see it. ``name`` picks the hook (``idx_<name>``)."""
+
+    name: str
+    serial: int
+    time: str
+    index: str = ""
+    project: str = ""
+    version: str = ""
+    user: str = ""
+    files: tuple[dict[str, Any], ...] = ()
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["files"] = list(self.files)
+        return data
+
+
+class EventDispatcher:
+    """Runs event hooks one at a time on a daemon thread, in commit order."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._pm = pm
+        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.delivered = 0
+        self.failed = 0
+
+    def emit(self, event: Event) -> None:
+        if event.name not in EVENT_NAMES:
+            raise ValueError(f"unknown event {event.name!r}")
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="idx-events", daemon=True)
+                self._thread.start()
+        self._queue.put(event)
+
+    def _run(self) -> None:
+        while True:
+            event = self._queue.get()
+            try:
+                if event is None:
+                    return
+                self._deliver(event)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, event: Event) -> None:
+        hook = getattr(self._pm.hook, "idx_" + event.name)
+        for impl in reversed(hook.get_hookimpls()):
+            try:
+                impl.function(**{arg: event for arg in impl.argnames})
+                self.delivered += 1
+            except Exception:
+                self.failed += 1
+                log.exception("plugin %s failed handling event %s", impl.plugin_name, event.name)
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        """Block until every queued event was delivered (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)

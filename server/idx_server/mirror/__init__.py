@@ -1,0 +1,1 @@
+"""Mirror indexes: the only place that talks HTTP to an upstream index."""

@@ -1,0 +1,1 @@
+"""The domain model: pure values and rules, no I/O, nothing else of ours imported."""

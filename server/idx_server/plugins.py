@@ -1,0 +1,75 @@
+"""The plugin manager: built-in plugins, entry-point discovery, the kill switch and tracing."""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib import metadata
+
+import pluggy
+
+from idx_server import hookspecs
+
+log = logging.getLogger("idx.plugins")
+
+#: idx-server's own modules that implement its hooks.
+BUILTIN_PLUGINS = ("idx_server.storage.plugin",)
+
+ENTRY_POINT_GROUP = "idx_server"
+
+
+def get_plugin_manager(
+    load_entrypoints: bool = True, extra_plugins: tuple[object, ...] = ()
+) -> pluggy.PluginManager:
+    """A fresh plugin manager with the hookspecs, built-in plugins and installed plugins.
+
+    ``IDX_DISABLE_PLUGINS=name,...`` blocks plugins by distribution (or entry-point) name;
+    ``IDX_TRACE_PLUGINS=1`` logs every hook call.
+    """
+    pm = pluggy.PluginManager("idx")
+    pm.add_hookspecs(hookspecs)
+    for module_name in BUILTIN_PLUGINS:
+        module = __import__(module_name, fromlist=["_"])
+        pm.register(module, name=module_name)
+    for plugin in extra_plugins:
+        pm.register(plugin)
+    if load_entrypoints:
+        _load_entrypoints(pm)
+    pm.check_pending()
+    if os.environ.get("IDX_TRACE_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}:
+        pm.trace.root.setwriter(lambda message: log.info("hook %s", message.rstrip()))
+        pm.enable_tracing()
+    return pm
+
+
+def disabled_plugins() -> set[str]:
+    return {
+        name.strip().lower()
+        for name in os.environ.get("IDX_DISABLE_PLUGINS", "").split(",")
+        if name.strip()
+    }
+
+
+def _load_entrypoints(pm: pluggy.PluginManager) -> None:
+    blocked = disabled_plugins()
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist_name = ep.dist.name.lower() if ep.dist else ""
+        if dist_name in blocked or ep.name.lower() in blocked:
+            log.info("plugin %s (%s) disabled by IDX_DISABLE_PLUGINS", ep.name, dist_name)
+            pm.set_blocked(ep.name)
+            continue
+        if pm.get_plugin(ep.name) or pm.is_blocked(ep.name):
+            continue
+        try:
+            plugin = ep.load()
+        except Exception:
+            log.exception("plugin %s (%s) failed to load; it is skipped", ep.name, dist_name)
+            continue
+        pm.register(plugin, name=ep.name)
+        # What pluggy's own loader records, so list_plugin_distinfo() names the distribution.
+        pm._plugin_distinfo.append((plugin, ep.dist))  # type: ignore[arg-type]
+
+
+def plugin_versions(pm: pluggy.PluginManager) -> dict[str, str]:
+    """Installed third-party plugins: distribution name -> version."""
+    return {dist.project_name: dist.version for _plugin, dist in pm.list_plugin_distinfo()}

@@ -1,0 +1,1 @@
+"""Use cases. Views call these; these call the model, storage and the mirror."""

@@ -1,0 +1,134 @@
+"""Checking credentials: passwords, login tokens and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from idx_server.model.errors import Unauthorized
+from idx_server.model.users import User
+from idx_server.passwords import verify_password
+from idx_server.services.clock import now_iso
+from idx_server.storage import MetaStore, Token
+
+TOKEN_PREFIX = "idx_"
+#: A verified password is remembered this long, so a client sending Basic auth on
+#: every request (twine, pip) does not pay for an argon2 check each time.
+PASSWORD_CACHE_SECONDS = 300.0
+PASSWORD_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request is made by."""
+
+    user: str
+    groups: tuple[str, ...] = ()
+    #: Set when the request authenticated with a token.
+    token: Token | None = None
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class AuthService:
+    def __init__(self, store: MetaStore, login_expiry: int) -> None:
+        self.store = store
+        self.login_expiry = login_expiry
+        self._verified: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def check_password(self, user: User, password: str) -> bool:
+        """Whether ``password`` is ``user``'s (argon2, with a short-lived cache of successes)."""
+        key = hashlib.sha256(f"{user.name}\0{password}\0{user.pwhash}".encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            cached = self._verified.get(key)
+        if cached is not None and cached[1] > now and hmac.compare_digest(cached[0], user.pwhash):
+            return True
+        if not verify_password(password, user.pwhash):
+            return False
+        with self._lock:
+            if len(self._verified) >= PASSWORD_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[key] = (user.pwhash, now + PASSWORD_CACHE_SECONDS)
+        return True
+
+    def forget_passwords(self) -> None:
+        with self._lock:
+            self._verified.clear()
+
+    def login(self, username: str, password: str) -> tuple[str, int]:
+        """A new login token for ``username``; returns (token, seconds valid)."""
+        user = self.store.get_user(username)
+        if user is None or not self.check_password(user, password):
+            raise Unauthorized("invalid user name or password")
+        secret = self.issue(user.name, kind="login", expires_in=self.login_expiry)
+        return secret, self.login_expiry
+
+    def issue(
+        self,
+        user: str,
+        kind: str,
+        expires_in: int,
+        scope: str = "",
+        index: str = "",
+        description: str = "",
+    ) -> str:
+        """Create a token; only its hash is stored, the secret is returned once."""
+        secret = new_secret()
+        now = time.time()
+        token = Token(
+            id=0,
+            user=user,
+            kind=kind,
+            created=now_iso(),
+            expires=now + expires_in if expires_in > 0 else 0.0,
+            scope=scope,
+            index=index,
+            description=description,
+        )
+        with self.store.write():
+            self.store.delete_expired_tokens(now)
+            self.store.add_token(token, hash_secret(secret))
+        return secret
+
+    def token_for(self, secret: str) -> Token | None:
+        """The valid token with this secret, or None."""
+        if not secret.startswith(TOKEN_PREFIX):
+            return None
+        token = self.store.find_token(hash_secret(secret))
+        if token is None or (token.expires and token.expires < time.time()):
+            return None
+        return token
+
+    def revoke(self, secret: str) -> bool:
+        token = self.store.find_token(hash_secret(secret))
+        if token is None:
+            return False
+        with self.store.write():
+            self.store.delete_token(token.id)
+        return True
+
+    def authenticate(self, username: str, secret: str) -> Identity | None:
+        """The identity for a user name and a password or token, or None if they are wrong."""
+        token = self.token_for(secret)
+        if token is not None:
+            if username not in ("", "__token__", token.user):
+                return None
+            if self.store.get_user(token.user) is None:
+                return None
+            return Identity(token.user, token=token)
+        user = self.store.get_user(username)
+        if user is None or not self.check_password(user, secret):
+            return None
+        return Identity(user.name)

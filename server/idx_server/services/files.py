@@ -1,0 +1,104 @@
+"""Finding the file behind a ``+f/`` URL and getting its bytes (from disk or upstream)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from idx_server.model.distfiles import DistFile
+from idx_server.model.errors import NotFound
+from idx_server.model.indexes import Index
+from idx_server.services.indexes import IndexService
+from idx_server.storage import BlobStore, MetaStore
+
+#: Access times of cached mirror files (for LRU eviction) are written in batches.
+ACCESS_FLUSH_SECONDS = 60.0
+ACCESS_FLUSH_COUNT = 500
+
+
+@dataclass(frozen=True)
+class FileLocation:
+    file: DistFile
+    origin: Index
+
+
+class FileStream(Protocol):
+    """A file arriving from upstream while it is cached (see ``idx_server.mirror``)."""
+
+    size: int | None
+    content_type: str
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class MirrorFiles(Protocol):
+    def stream_file(self, index: Index, file: DistFile) -> FileStream:
+        """Bytes of an uncached mirror file, fetched (once, however many ask) and cached
+        when complete and verified."""
+
+    def core_metadata(self, index: Index, file: DistFile) -> str | None:
+        """sha256 of the blob holding the file's PEP 658 metadata, fetching or extracting
+        it as needed; None if there is none."""
+
+
+class FileService:
+    def __init__(self, store: MetaStore, blobs: BlobStore, indexes: IndexService, mirror: MirrorFiles) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.indexes = indexes
+        self.mirror = mirror
+        self._accessed: dict[int, float] = {}
+        self._access_lock = threading.Lock()
+        self._last_flush = time.monotonic()
+
+    def locate(self, index: Index, key_prefix: str, filename: str) -> FileLocation:
+        """The file under ``+f/{key_prefix}/{filename}`` of ``index`` or its bases."""
+        order = self.indexes.resolution_order(index)
+        found = self.store.find_file([ix.id for ix in order], key_prefix, filename)
+        if found is None:
+            raise NotFound(f"file {filename} is not on index {index.full_name} or its bases")
+        origin = next(ix for ix in order if ix.id == found.index_id)
+        return FileLocation(found, origin)
+
+    def stream_from_upstream(self, location: FileLocation) -> FileStream:
+        return self.mirror.stream_file(location.origin, location.file)
+
+    def core_metadata_sha256(self, location: FileLocation) -> str:
+        file = location.file
+        if file.core_metadata_sha256 and self.blobs.exists(file.core_metadata_sha256):
+            return file.core_metadata_sha256
+        if location.origin.is_mirror:
+            sha = self.mirror.core_metadata(location.origin, file)
+            if sha:
+                return sha
+        raise NotFound(f"no core metadata is served for {file.filename}")
+
+    def record_access(self, file: DistFile) -> None:
+        """Remember that a cached mirror file was served (for LRU eviction)."""
+        if not file.url:
+            return
+        now = time.time()
+        with self._access_lock:
+            self._accessed[file.id] = now
+            due = (
+                len(self._accessed) >= ACCESS_FLUSH_COUNT
+                or time.monotonic() - self._last_flush > ACCESS_FLUSH_SECONDS
+            )
+            if not due:
+                return
+            batch, self._accessed = self._accessed, {}
+            self._last_flush = time.monotonic()
+        self.flush_access(batch)
+
+    def flush_access(self, batch: dict[int, float] | None = None) -> None:
+        if batch is None:
+            with self._access_lock:
+                batch, self._accessed = self._accessed, {}
+        if batch:
+            with self.store.write():
+                self.store.touch_files(batch)

@@ -1,0 +1,172 @@
+"""What one index offers for one project: the resolution order, the dependency-confusion
+rule, mirror refreshes, and the merge of files where an earlier index shadows a later one."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pluggy
+
+from idx_server.model.distfiles import DistFile
+from idx_server.model.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from idx_server.model.indexes import Index, ProjectResolution, resolve_project
+from idx_server.services.clock import parse_iso
+from idx_server.services.indexes import IndexService
+from idx_server.storage import MetaStore
+
+log = logging.getLogger("idx.resolve")
+
+FRESH = "fresh"
+STALE = "stale"
+MISSING = "missing"
+
+
+class MirrorSource(Protocol):
+    """What the resolution needs from mirrors (implemented by ``idx_server.mirror``)."""
+
+    def refresh_project(self, index: Index, project: str, force: bool = False) -> str:
+        """Bring the mirror's rows for ``project`` up to date as its expiry demands.
+
+        Returns FRESH, STALE (upstream failed; cached rows kept) or MISSING (upstream has
+        no such project). Raises UpstreamUnavailable / UpstreamTimeout / UpstreamError when
+        upstream failed and nothing is cached.
+        """
+
+    def upstream_names(self, index: Index) -> UpstreamNames | None:
+        """The upstream project list if it is known (never blocks; may start a fetch)."""
+
+    def is_offline(self, index: Index) -> bool: ...
+
+
+class UpstreamNames(Protocol):
+    """A mirror's upstream project list."""
+
+    #: Changes whenever the list does.
+    stamp: str
+
+    def sorted_names(self) -> Iterator[tuple[str, str]]:
+        """(normalized, display) pairs sorted by normalized name."""
+
+    def __contains__(self, normalized: object) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ResolvedProject:
+    """A project as seen through one index."""
+
+    index: Index
+    project: str
+    resolution: ProjectResolution
+    #: Visible files, first index wins per filename, in resolution order.
+    files: tuple[DistFile, ...]
+    #: Files hidden by an earlier index's file of the same name.
+    shadowed: tuple[DistFile, ...]
+    #: index id -> serial of the project's last change there (the cache key).
+    serials: tuple[tuple[int, int], ...]
+    #: Indexes whose data came from a stale mirror cache.
+    stale: tuple[str, ...] = ()
+    #: When the result changes without any write (mirror_min_age), seconds since the epoch.
+    valid_until: float = float("inf")
+    #: index id -> index, for the consulted indexes.
+    origins: dict[int, Index] = field(default_factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.serials)
+
+
+class ProjectResolver:
+    def __init__(
+        self, store: MetaStore, indexes: IndexService, mirror: MirrorSource, pm: pluggy.PluginManager
+    ) -> None:
+        self.store = store
+        self.indexes = indexes
+        self.mirror = mirror
+        self.pm = pm
+
+    def resolve(self, index: Index, project: str, ignore_bases: bool = False) -> ResolvedProject:
+        order = [index] if ignore_bases else self.indexes.resolution_order(index)
+        stage_ids = [ix.id for ix in order if not ix.is_mirror]
+        having = self.store.indexes_with_project(stage_ids, project)
+        resolution = resolve_project(order, project, lambda ix: ix.id in having)
+        stale: list[str] = []
+        failure: Exception | None = None
+        for mirror_index in (ix for ix in resolution.consulted if ix.is_mirror):
+            try:
+                state = self.mirror.refresh_project(mirror_index, project)
+            except (UpstreamUnavailable, UpstreamTimeout, UpstreamError) as exc:
+                failure = exc
+                continue
+            if state == STALE:
+                stale.append(mirror_index.full_name)
+        consulted = resolution.consulted
+        serials = self.store.project_serials([ix.id for ix in consulted], project)
+        if not serials and failure is not None:
+            raise failure
+        return self._merge(index, project, resolution, serials, tuple(stale))
+
+    def _merge(
+        self,
+        index: Index,
+        project: str,
+        resolution: ProjectResolution,
+        serials: dict[int, int],
+        stale: tuple[str, ...],
+    ) -> ResolvedProject:
+        consulted = [ix for ix in resolution.consulted if ix.id in serials]
+        rank = {ix.id: position for position, ix in enumerate(consulted)}
+        rows = self.store.project_files(rank, project) if rank else []
+        rows.sort(key=lambda f: (rank[f.index_id], f.filename))
+        now = time.time()
+        valid_until = float("inf")
+        origins = {ix.id: ix for ix in consulted}
+        visible: list[DistFile] = []
+        shadowed: list[DistFile] = []
+        seen: set[str] = set()
+        for f in rows:
+            origin = origins[f.index_id]
+            if origin.is_mirror:
+                if not f.cached and self.mirror.is_offline(origin):
+                    continue
+                min_age = int(origin.config.get("mirror_min_age") or 0)
+                if min_age:
+                    uploaded = parse_iso(f.upload_time)
+                    if uploaded is None:
+                        continue  # unknown age: not provably old enough
+                    if uploaded + min_age > now:
+                        valid_until = min(valid_until, uploaded + min_age)
+                        continue
+            if f.filename in seen:
+                shadowed.append(f)
+                continue
+            seen.add(f.filename)
+            visible.append(f)
+        filtered = self._plugin_filter(index, project, visible)
+        return ResolvedProject(
+            index=index,
+            project=project,
+            resolution=resolution,
+            files=tuple(filtered),
+            shadowed=tuple(shadowed),
+            serials=tuple(sorted(serials.items())),
+            stale=stale,
+            valid_until=valid_until,
+            origins=origins,
+        )
+
+    def _plugin_filter(self, index: Index, project: str, files: Sequence[DistFile]) -> list[DistFile]:
+        result = list(files)
+        hook = self.pm.hook.idx_filter_project_files
+        for impl in reversed(hook.get_hookimpls()):
+            replaced = impl.function(**{k: v for k, v in
+                                        {"index": index, "project": project, "files": result}.items()
+                                        if k in impl.argnames})  # fmt: skip
+            if replaced is not None:
+                result = list(replaced)
+        return result

@@ -1,0 +1,132 @@
+"""Receiving a legacy upload form (``multipart/form-data``) as it streams in.
+
+The ``content`` part goes straight into a blob writer (hashed on the way); the
+other fields are kept as text. Nothing is held whole in memory, and the size limit
+is enforced while reading, not after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO
+
+from multipart import MultipartError, MultipartSegment, ParserLimitReached, PushMultipartParser, parse_options_header
+
+from idx_server.model.errors import InvalidUpload, PayloadTooLarge
+from idx_server.storage import BlobWriter
+
+CHUNK_SIZE = 256 * 1024
+#: Total size of all non-file fields (long descriptions, attestations).
+MAX_FIELDS_SIZE = 32 * 1024 * 1024
+MAX_PARTS = 1000
+
+
+@dataclass
+class ReceivedForm:
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    filename: str | None = None
+    content_type: str = ""
+    blob: BlobWriter | None = None
+
+    def first(self, name: str) -> str:
+        values = self.fields.get(name)
+        return values[0] if values else ""
+
+    def discard(self) -> None:
+        if self.blob is not None:
+            self.blob.discard()
+            self.blob = None
+
+
+def receive_form(
+    stream: IO[bytes],
+    content_type: str,
+    content_length: int | None,
+    new_blob: Callable[[], BlobWriter],
+    max_file_size: int,
+) -> ReceivedForm:
+    """Parse the form from ``stream``; on any error nothing stays behind."""
+    mime, options = parse_options_header(content_type or "")
+    boundary = options.get("boundary")
+    if mime != "multipart/form-data" or not boundary:
+        raise InvalidUpload(
+            "an upload must be a multipart/form-data POST (as twine, uv publish and poetry send)"
+        )
+    limit = max_file_size + MAX_FIELDS_SIZE
+    if content_length is not None and content_length > limit:
+        raise PayloadTooLarge(
+            f"File too large: the upload is {content_length} bytes, the limit is {max_file_size} bytes"
+        )
+    form = ReceivedForm()
+    try:
+        _parse(stream, boundary, content_length, form, new_blob, max_file_size)
+    except BaseException:
+        form.discard()
+        raise
+    return form
+
+
+def _parse(
+    stream: IO[bytes],
+    boundary: str,
+    content_length: int | None,
+    form: ReceivedForm,
+    new_blob: Callable[[], BlobWriter],
+    max_file_size: int,
+) -> None:
+    remaining = content_length if content_length is not None else -1
+    fields_size = 0
+    segment: MultipartSegment | None = None
+    text: list[bytes] = []
+    sink: str = "skip"  # "text", "content" or "skip"
+    parser = PushMultipartParser(
+        boundary, content_length=content_length if content_length is not None else -1,
+        max_header_count=16, max_segment_count=MAX_PARTS,
+    )  # fmt: skip
+    try:
+        with parser:
+            while not parser.closed:
+                size = CHUNK_SIZE if remaining < 0 else min(CHUNK_SIZE, remaining)
+                chunk = stream.read(size) if size else b""
+                if remaining > 0:
+                    remaining -= len(chunk)
+                for event in parser.parse(chunk):
+                    if isinstance(event, MultipartSegment):
+                        segment = event
+                        text = []
+                        if segment.filename is not None and segment.name == "content":
+                            if form.blob is not None:
+                                raise InvalidUpload("the upload has more than one 'content' file")
+                            form.filename = segment.filename
+                            form.content_type = segment.content_type or ""
+                            form.blob = new_blob()
+                            sink = "content"
+                        elif segment.filename is not None:
+                            sink = "skip"  # e.g. gpg_signature: accepted and ignored, as PyPI does
+                        else:
+                            sink = "text"
+                    elif event:
+                        if sink == "content":
+                            assert form.blob is not None
+                            form.blob.write(event)
+                            if form.blob.size > max_file_size:
+                                raise PayloadTooLarge(
+                                    f"File too large: the limit is {max_file_size} bytes"
+                                )
+                        elif sink == "text":
+                            fields_size += len(event)
+                            if fields_size > MAX_FIELDS_SIZE:
+                                raise PayloadTooLarge("the upload's form fields are larger than 32 MiB")
+                            text.append(event)
+                    elif segment is not None:
+                        if sink == "text":
+                            value = b"".join(text).decode("utf-8", errors="replace")
+                            form.fields.setdefault(segment.name, []).append(value)
+                        segment = None
+                if not chunk and not parser.closed:
+                    raise InvalidUpload("the upload ended early: the form data is incomplete")
+    except ParserLimitReached as exc:
+        raise PayloadTooLarge(f"the upload form is too large or has too many parts: {exc}") from None
+    except MultipartError as exc:
+        raise InvalidUpload(f"the upload is not valid multipart/form-data: {exc}") from None

@@ -1,0 +1,170 @@
+"""Content-addressed files on disk: ``{root}/{sha256[:2]}/{sha256[2:4]}/{sha256}``.
+
+A blob is written to a temp file in ``{root}/.tmp``, fsynced, then renamed into
+place, so a blob path either holds the complete, verified bytes or does not exist.
+The same bytes held by several indexes are stored once.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from idx_server.model.errors import InsufficientStorage, StorageUnavailable
+
+
+def storage_error(exc: OSError) -> Exception:
+    """Turn a disk error into an error a client can be shown."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage("the server's disk is full; ask its administrator to free space")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageUnavailable("the server's storage is read-only right now; try again later")
+    return StorageUnavailable(f"the server could not write to its storage ({exc.strerror})")
+
+
+class FileBlobWriter:
+    """Writes one blob to a temp file, hashing as it goes."""
+
+    def __init__(self, store: FileBlobStore) -> None:
+        self._store = store
+        try:
+            fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
+        except OSError as exc:
+            raise storage_error(exc) from exc
+        self._file: IO[bytes] | None = os.fdopen(fd, "wb")
+        self._path = Path(name)
+        self._sha256 = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._blake2 = hashlib.blake2b(digest_size=32)
+        self.size = 0
+
+    @property
+    def temp_path(self) -> Path | None:
+        return self._path
+
+    def write(self, data: bytes) -> None:
+        assert self._file is not None, "writer is closed"
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            self.discard()
+            raise storage_error(exc) from exc
+        self._sha256.update(data)
+        self._md5.update(data)
+        self._blake2.update(data)
+        self.size += len(data)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {
+            "sha256": self._sha256.hexdigest(),
+            "md5": self._md5.hexdigest(),
+            "blake2_256": self._blake2.hexdigest(),
+        }
+
+    def flush(self) -> None:
+        """Make what was written so far readable through :attr:`temp_path`."""
+        if self._file is not None:
+            self._file.flush()
+
+    def commit(self) -> str:
+        sha256 = self._sha256.hexdigest()
+        if self._file is None:
+            raise RuntimeError("blob writer already closed")
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            target = self._store.path(sha256)
+            if target.exists():
+                self._path.unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._path, target)
+                self._store.fsync_dir(target.parent)
+        except OSError as exc:
+            self.discard()
+            raise storage_error(exc) from exc
+        return sha256
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._path.unlink(missing_ok=True)
+
+    def __enter__(self) -> FileBlobWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._file is not None:
+            self.discard()
+
+
+class FileBlobStore:
+    """The default :class:`~idx_server.storage.BlobStore`: files under the server directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp_dir = root / ".tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def clean_tmp(self) -> int:
+        """Remove temp files left by a crash; returns how many."""
+        removed = 0
+        for leftover in self.tmp_dir.iterdir():
+            leftover.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    @staticmethod
+    def fsync_dir(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def writer(self) -> FileBlobWriter:
+        return FileBlobWriter(self)
+
+    def put_bytes(self, data: bytes) -> str:
+        with self.writer() as writer:
+            writer.write(data)
+            return writer.commit()
+
+    def open(self, sha256: str) -> IO[bytes]:
+        return self.path(sha256).open("rb")
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        return self.path(sha256).stat().st_size
+
+    def delete(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self.path(sha256)
+
+    def iter_all(self) -> Iterator[str]:
+        for first in sorted(self.root.iterdir()):
+            if len(first.name) != 2 or not first.is_dir():
+                continue
+            for second in sorted(first.iterdir()):
+                for blob in sorted(second.iterdir()):
+                    yield blob.name
+
+    def total_size(self) -> int:
+        return sum(self.size(sha) for sha in self.iter_all())

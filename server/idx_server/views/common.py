@@ -1,0 +1,132 @@
+"""Small helpers shared by views: JSON envelopes, content negotiation, URLs, bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.response import Response
+
+from idx_server.model.errors import InvalidInput
+from idx_server.render.simple import HTML_TYPE, JSON_TYPE, TEXT_HTML
+from idx_server.services.auth import Identity
+
+APPLICATION_JSON = "application/json"
+LATEST_JSON = "application/vnd.pypi.simple.latest+json"
+LATEST_HTML = "application/vnd.pypi.simple.latest+html"
+_LATEST = {LATEST_JSON: JSON_TYPE, LATEST_HTML: HTML_TYPE}
+SIMPLE_TYPES = (JSON_TYPE, HTML_TYPE, TEXT_HTML)
+MAX_JSON_BODY = 10 * 1024 * 1024
+
+
+def json_response(
+    request: Request, kind: str, result: Any, status: int = 200, message: str | None = None
+) -> Response:
+    """devpi's envelope: ``{"type": kind, "result": result[, "message": message]}``."""
+    data: dict[str, Any] = {"type": kind, "result": result}
+    if message:
+        data["message"] = message
+    response = Response(
+        body=json.dumps(data, indent=None, separators=(",", ":")).encode("utf-8"),
+        content_type=APPLICATION_JSON,
+        charset="utf-8",
+        status=status,
+    )
+    return response
+
+
+def message_response(request: Request, message: str, status: int = 200) -> Response:
+    return json_response(request, "message", None, status=status, message=message)
+
+
+def read_json(request: Request) -> Any:
+    """The request body as JSON; a clear 400 if it is not."""
+    length = request.content_length or 0
+    if length > MAX_JSON_BODY:
+        raise InvalidInput(f"the JSON body is too large ({length} bytes, limit {MAX_JSON_BODY})")
+    body = request.body
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
+
+
+def read_json_object(request: Request) -> dict[str, Any]:
+    data = read_json(request)
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return data
+
+
+def current_user(request: Request) -> str:
+    identity: Identity | None = request.identity
+    return identity.user if identity else ""
+
+
+def outside_url(request: Request) -> str:
+    """The server's public base URL, without a trailing slash."""
+    header = request.headers.get("X-Outside-Url")
+    if header:
+        return header.rstrip("/")
+    configured: str = request.registry["idx.settings"].outside_url
+    if configured:
+        return configured.rstrip("/")
+    return request.application_url.rstrip("/")
+
+
+def index_url(request: Request, index_name: str) -> str:
+    return f"{outside_url(request)}/{index_name}/"
+
+
+def wants_simple(request: Request, json_first: bool) -> str | None:
+    """Which simple-API media type the client wants, or None if it wants devpi's JSON.
+
+    ``?format=`` wins over ``Accept``. With ``json_first`` (devpi's JSON URLs), a
+    plain ``*/*`` gets devpi JSON; browsers' ``text/html`` and installers' simple types
+    get the simple API.
+    """
+    fmt = request.GET.get("format")
+    if fmt:
+        return simple_format(fmt)
+    offers = [APPLICATION_JSON, *SIMPLE_TYPES, LATEST_JSON, LATEST_HTML] if json_first else [
+        TEXT_HTML, HTML_TYPE, JSON_TYPE, LATEST_JSON, LATEST_HTML, APPLICATION_JSON,
+    ]  # fmt: skip
+    accept = request.accept
+    matches = accept.acceptable_offers(offers) if accept else []
+    best = matches[0][0] if matches else (APPLICATION_JSON if json_first else TEXT_HTML)
+    if best == APPLICATION_JSON:
+        return None if json_first else TEXT_HTML
+    return _LATEST.get(best, best)
+
+
+def simple_format(fmt: str) -> str:
+    fmt = fmt.strip()
+    if fmt in SIMPLE_TYPES:
+        return fmt
+    if fmt in _LATEST:
+        return _LATEST[fmt]
+    raise NotAcceptableFormat(fmt)
+
+
+class NotAcceptableFormat(InvalidInput):
+    status = 406
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__(
+            f"format {fmt!r} is not offered; use one of {', '.join(SIMPLE_TYPES)} "
+            f"(or the 'latest' variants)"
+        )
+
+
+def content_type_header(media_type: str) -> str:
+    return media_type + "; charset=utf-8" if media_type == TEXT_HTML else media_type
+
+
+def flag(request: Request, name: str) -> bool:
+    """A query flag such as ``?force`` or ``?force=1``."""
+    if name not in request.GET:
+        return False
+    return request.GET.get(name, "").lower() not in ("0", "false", "no", "off")
