@@ -109,10 +109,18 @@ def venv_factory(tmp_path_factory: pytest.TempPathFactory) -> Any:
     def make(name: str = "venv") -> Path:
         path = base / f"{name}-{next(counter)}"
         subprocess.run(
-            [sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update", "--no-setuptools",
-             "--no-wheel", str(path)],
+            [
+                sys.executable,
+                "-m",
+                "virtualenv",
+                "--quiet",
+                "--no-periodic-update",
+                "--no-setuptools",
+                "--no-wheel",
+                str(path),
+            ],
             check=True,
-        )  # fmt: skip
+        )
         return path
 
     return make

@@ -15,8 +15,8 @@ from pyramid.router import Router
 
 from idx_server.events import EventDispatcher
 from idx_server.mirror.service import MirrorService
-from idx_server.model.errors import InvalidInput
 from idx_server.mirror.upstream import redact_url
+from idx_server.model.errors import InvalidInput
 from idx_server.model.indexes import MIRROR, STAGE, IndexConfig, IndexTypes, new_config
 from idx_server.model.users import ROOT
 from idx_server.plugins import get_plugin_manager
@@ -67,7 +67,7 @@ class Core:
 
 def storage_backend(settings: Settings, pm: pluggy.PluginManager) -> StorageBackend:
     backends = {b.name: b for found in pm.hook.idx_storage_backends() for b in found or []}
-    backend = backends.get(settings.storage)
+    backend: StorageBackend | None = backends.get(settings.storage)
     if backend is None:
         raise InvalidInput(
             f"storage: no backend named {settings.storage!r}; available: {', '.join(sorted(backends))}"
@@ -90,7 +90,7 @@ def build_core(settings: Settings, pm: pluggy.PluginManager | None = None) -> Co
     events = EventDispatcher(pm)
     core = Core(settings, pm, store, blobs, events, index_types(pm))
     indexes = IndexService(store, blobs, core.index_types, events)
-    mirror = MirrorService(store, blobs)
+    mirror = MirrorService(store, blobs, settings, events)
     resolver = ProjectResolver(store, indexes, mirror, pm)
     simple = SimpleService(store, indexes, resolver, mirror, settings.serverdir / "+cache")
     services: list[Any] = [
@@ -122,7 +122,9 @@ def initialize(core: Core) -> str | None:
     indexes = core.service(IndexService)
     pypi = indexes.find(ROOT, "pypi")
     if pypi is None:
-        indexes.create(ROOT, "pypi", {"type": "mirror", "mirror_url": core.settings.mirror_url, "volatile": False})
+        indexes.create(
+            ROOT, "pypi", {"type": "mirror", "mirror_url": core.settings.mirror_url, "volatile": False}
+        )
     elif "mirror_url" in core.settings.explicit:
         wanted = new_config(MIRROR, ROOT, {"mirror_url": core.settings.mirror_url})["mirror_url"]
         if pypi.config.get("mirror_url") != wanted:

@@ -81,7 +81,7 @@ class EventDispatcher:
         hook = getattr(self._pm.hook, "idx_" + event.name)
         for impl in reversed(hook.get_hookimpls()):
             try:
-                impl.function(**{arg: event for arg in impl.argnames})
+                impl.function(**dict.fromkeys(impl.argnames, event))
                 self.delivered += 1
             except Exception:
                 self.failed += 1

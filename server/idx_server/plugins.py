@@ -44,9 +44,7 @@ def get_plugin_manager(
 
 def disabled_plugins() -> set[str]:
     return {
-        name.strip().lower()
-        for name in os.environ.get("IDX_DISABLE_PLUGINS", "").split(",")
-        if name.strip()
+        name.strip().lower() for name in os.environ.get("IDX_DISABLE_PLUGINS", "").split(",") if name.strip()
     }
 
 

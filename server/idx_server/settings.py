@@ -68,32 +68,62 @@ class Setting:
 
 
 CORE_SETTINGS: tuple[Setting, ...] = (
-    Setting("serverdir", PATH, None, "Directory holding the database and files. "
-            "Default: the user data dir, e.g. ~/.local/share/idx/server."),
+    Setting(
+        "serverdir",
+        PATH,
+        None,
+        "Directory holding the database and files. "
+        "Default: the user data dir, e.g. ~/.local/share/idx/server.",
+    ),
     Setting("host", cv.STR, "127.0.0.1", "Address to listen on (0.0.0.0 for all IPv4 interfaces)."),
     Setting("port", cv.INT, 3141, "TCP port to listen on (devpi's, so client configs keep working)."),
-    Setting("mirror_url", URL, "https://pypi.org/simple/",
-            "Upstream of root/pypi. Given on a later start, it updates root/pypi's mirror_url."),
+    Setting(
+        "mirror_url",
+        URL,
+        "https://pypi.org/simple/",
+        "Upstream of root/pypi. Given on a later start, it updates root/pypi's mirror_url.",
+    ),
     Setting("threads", cv.INT, 32, "Worker threads serving requests."),
     Setting("connection_limit", cv.INT, 500, "Most client connections open at once."),
-    Setting("outside_url", URL, "", "The URL clients reach the server at, when behind a proxy "
-            "(also taken per request from an X-Outside-Url header)."),
-    Setting("root_password", cv.STR, "", "Password for 'root' on the first start. "
-            "Default: a random one, printed once.", secret=True),
-    Setting("allow_registration", cv.BOOL, False,
-            "Let anyone create a user account (by default only root can)."),
+    Setting(
+        "outside_url",
+        URL,
+        "",
+        "The URL clients reach the server at, when behind a proxy "
+        "(also taken per request from an X-Outside-Url header).",
+    ),
+    Setting(
+        "root_password",
+        cv.STR,
+        "",
+        "Password for 'root' on the first start. Default: a random one, printed once.",
+        secret=True,
+    ),
+    Setting(
+        "allow_registration", cv.BOOL, False, "Let anyone create a user account (by default only root can)."
+    ),
     Setting("max_upload_size", cv.SIZE, 1024**3, "Largest upload accepted, e.g. 1G or 500M."),
     Setting("login_expiry", cv.DURATION, 36000, "How long a login token from /+login is valid."),
     Setting("offline", cv.BOOL, False, "Never contact any upstream; serve only what is cached."),
     Setting("upstream_connect_timeout", cv.DURATION, 10, "Seconds to wait for an upstream connection."),
     Setting("upstream_read_timeout", cv.DURATION, 30, "Seconds to wait for upstream data."),
-    Setting("upstream_retries", cv.INT, 2,
-            "Extra attempts for failed idempotent upstream GETs, with backoff."),
+    Setting(
+        "upstream_retries", cv.INT, 2, "Extra attempts for failed idempotent upstream GETs, with backoff."
+    ),
     Setting("storage", cv.STR, "sqlite", "Storage backend (plugins can add more)."),
-    Setting("log_level", cv.ValueKind("choice", cv.choice("debug", "info", "warning", "error")),
-            "info", "Logging level."),
-    Setting("x_accel_redirect", cv.STR, "", "When set (e.g. /+blobs/), cached files are sent by "
-            "an nginx front end: idx answers with X-Accel-Redirect to this prefix + the blob path."),
+    Setting(
+        "log_level",
+        cv.ValueKind("choice", cv.choice("debug", "info", "warning", "error")),
+        "info",
+        "Logging level.",
+    ),
+    Setting(
+        "x_accel_redirect",
+        cv.STR,
+        "",
+        "When set (e.g. /+blobs/), cached files are sent by "
+        "an nginx front end: idx answers with X-Accel-Redirect to this prefix + the blob path.",
+    ),
     Setting("config", PATH, None, "A TOML file of settings.", cli_only=True),
 )
 
@@ -199,9 +229,7 @@ def _read_toml(path: Path, known: Mapping[str, Setting]) -> dict[str, Any]:
         raise InvalidInput(f"config file {path} is not valid TOML: {exc}") from None
     # Allow either top-level keys or an [idx-server] table.
     table = data.get("idx-server", data)
-    unknown = sorted(
-        key for key in table if key not in known or known[key].cli_only
-    )
+    unknown = sorted(key for key in table if key not in known or known[key].cli_only)
     if unknown:
         raise InvalidInput(
             f"config file {path}: unknown setting{'s' if len(unknown) > 1 else ''} "

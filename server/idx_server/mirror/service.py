@@ -1,32 +1,482 @@
-"""Placeholder mirror: serves what is cached, never contacts upstream."""
+"""Mirror indexes: project pages cached with their validators and revalidated once per
+expiry, files fetched on first request, the upstream project list in the background,
+and serving from cache when upstream fails."""
 
 from __future__ import annotations
 
-from idx_server.model.distfiles import DistFile
-from idx_server.model.errors import UpstreamUnavailable
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from idx_server import __version__
+from idx_server.events import Event, EventDispatcher
+from idx_server.mirror.downloads import DownloadCoordinator, SharedDownload
+from idx_server.mirror.parse import UpstreamLink, UpstreamPage, parse_project_list, parse_project_page
+from idx_server.mirror.upstream import (
+    ACCEPT_LIST,
+    ACCEPT_PAGES,
+    UpstreamClient,
+    final_url,
+    redact_url,
+    split_credentials,
+)
+from idx_server.model.distfiles import DistFile, check_safe_filename
+from idx_server.model.errors import IdxError, InvalidUpload, UpstreamError, UpstreamUnavailable
 from idx_server.model.indexes import Index
+from idx_server.services.archives import read_metadata
+from idx_server.services.clock import now_iso
 from idx_server.services.files import FileStream
-from idx_server.services.resolve import FRESH, MISSING, UpstreamNames
-from idx_server.storage import BlobStore, MetaStore
+from idx_server.services.resolve import FRESH, MISSING, STALE
+from idx_server.settings import Settings
+from idx_server.storage import BlobStore, MetaStore, MirrorNames, MirrorPage
+
+log = logging.getLogger("idx.mirror")
+
+#: After upstream failed, serve the cache without asking again for this long.
+FAILURE_BACKOFF = 30.0
+
+
+@dataclass(frozen=True)
+class _Upstream:
+    """Where a mirror index fetches from, with credentials split out of the URL."""
+
+    url: str
+    auth: str | None
+    host: str
+
+
+class _Flights:
+    """Coalesces concurrent work on one key: the first caller works, the others wait."""
+
+    def __init__(self) -> None:
+        self._events: dict[object, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, key: object) -> threading.Event | None:
+        """None if the caller leads (must call ``end``); else an event to wait on."""
+        with self._lock:
+            event = self._events.get(key)
+            if event is not None:
+                return event
+            self._events[key] = threading.Event()
+            return None
+
+    def end(self, key: object) -> None:
+        with self._lock:
+            event = self._events.pop(key, None)
+        if event is not None:
+            event.set()
+
+
+class StoredNames:
+    """An upstream project list as stored (compressed, sorted by normalized name)."""
+
+    def __init__(self, names: MirrorNames) -> None:
+        self._names = names
+        self.stamp = f"{names.checked_at}:{names.count}:{names.etag}"
+
+    def sorted_names(self) -> Iterator[tuple[str, str]]:
+        for line in self._names.lines():
+            normalized, _, display = line.partition("\t")
+            yield normalized, display or normalized
+
+    def __len__(self) -> int:
+        return self._names.count
 
 
 class MirrorService:
-    def __init__(self, store: MetaStore, blobs: BlobStore) -> None:
+    def __init__(
+        self, store: MetaStore, blobs: BlobStore, settings: Settings, events: EventDispatcher
+    ) -> None:
         self.store = store
         self.blobs = blobs
+        self.settings = settings
+        self.events = events
+        self.client = UpstreamClient(
+            settings.upstream_connect_timeout,
+            settings.upstream_read_timeout,
+            settings.upstream_retries,
+            f"idx-server/{__version__}",
+        )
+        self.downloads = DownloadCoordinator()
+        self._flights = _Flights()
+        self._failed_until: dict[tuple[int, str], float] = {}
+        self._names_cache: dict[int, StoredNames] = {}
+        self._names_lock = threading.Lock()
 
+    def close(self) -> None:
+        self.client.close()
+
+    # -- configuration ---------------------------------------------------------------------
+    def is_offline(self, index: Index) -> bool:
+        return self.settings.offline or bool(index.config.get("mirror_offline"))
+
+    def _upstream(self, index: Index) -> _Upstream:
+        url, auth = split_credentials(str(index.config.get("mirror_url") or ""))
+        from urllib.parse import urlsplit
+
+        return _Upstream(url, auth, urlsplit(url).netloc)
+
+    def _auth_for(self, index: Index, url: str) -> str | None:
+        """Credentials go only to the mirror URL's own host (as pip does per netloc)."""
+        from urllib.parse import urlsplit
+
+        upstream = self._upstream(index)
+        return upstream.auth if urlsplit(url).netloc == upstream.host else None
+
+    # -- project pages ---------------------------------------------------------------------
     def refresh_project(self, index: Index, project: str, force: bool = False) -> str:
         page = self.store.get_mirror_page(index.id, project)
-        return FRESH if page is not None and page.status == 200 else MISSING
+        if self.is_offline(index):
+            return FRESH if page is not None and page.status == 200 else MISSING
+        expiry = float(index.config.get("mirror_cache_expiry") or 0)
+        now = time.time()
+        if page is not None and not force and now - page.checked_at < expiry:
+            return FRESH if page.status == 200 else MISSING
+        key = (index.id, project)
+        if not force and self._failed_until.get(key, 0) > now:
+            return self._stale_or_raise(
+                page, UpstreamUnavailable(f"upstream of {index.full_name} is failing")
+            )
+        waiting = self._flights.begin(key)
+        if waiting is not None:
+            waiting.wait(self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5)
+            return self._state_after_wait(index, project)
+        try:
+            return self._fetch_project(index, project, page)
+        finally:
+            self._flights.end(key)
 
-    def upstream_names(self, index: Index) -> UpstreamNames | None:
-        return None
+    def _state_after_wait(self, index: Index, project: str) -> str:
+        page = self.store.get_mirror_page(index.id, project)
+        if page is None:
+            if self._failed_until.get((index.id, project), 0) > time.time():
+                raise UpstreamUnavailable(f"upstream of {index.full_name} could not be reached for {project}")
+            return MISSING
+        if self._failed_until.get((index.id, project), 0) > time.time():
+            return STALE if page.status == 200 else MISSING
+        return FRESH if page.status == 200 else MISSING
 
-    def is_offline(self, index: Index) -> bool:
-        return True
+    def _stale_or_raise(self, page: MirrorPage | None, error: IdxError) -> str:
+        if page is not None and page.status == 200:
+            return STALE
+        if page is not None and page.status == 404:
+            return MISSING
+        raise error
 
+    def _fetch_project(self, index: Index, project: str, page: MirrorPage | None) -> str:
+        upstream = self._upstream(index)
+        url = f"{upstream.url}{project}/"
+        headers = {"Accept": ACCEPT_PAGES}
+        if page is not None and page.etag:
+            headers["If-None-Match"] = page.etag
+        elif page is not None and page.last_modified:
+            headers["If-Modified-Since"] = page.last_modified
+        try:
+            response = self.client.get(url, headers=headers, auth=upstream.auth)
+            if response.status == 304 and page is not None:
+                self._touch_page(page)
+                return FRESH if page.status == 200 else MISSING
+            if response.status == 404:
+                self._store_missing(index, project, response)
+                return MISSING
+            if response.status != 200:
+                raise UpstreamError(f"upstream {redact_url(url)} answered {response.status}")
+            parsed = parse_project_page(
+                response.data, response.headers.get("Content-Type", ""), final_url(url, response), project
+            )
+        except IdxError as exc:
+            log.warning("mirror %s: %s", index.full_name, exc.message)
+            self._failed_until[(index.id, project)] = time.time() + min(
+                FAILURE_BACKOFF, float(index.config.get("mirror_cache_expiry") or FAILURE_BACKOFF)
+            )
+            return self._stale_or_raise(page, exc)
+        self._failed_until.pop((index.id, project), None)
+        self._store_page(index, project, parsed, response.headers)
+        return FRESH
+
+    def _touch_page(self, page: MirrorPage) -> None:
+        with self.store.write():
+            self.store.put_mirror_page(replace(page, checked_at=time.time()), None)
+        self._failed_until.pop((page.index_id, page.project), None)
+
+    def _store_missing(self, index: Index, project: str, response: object) -> None:
+        with self.store.write() as tx:
+            existed = self.store.indexes_with_project([index.id], project)
+            orphans = self.store.delete_project(index.id, project) if existed else []
+            self.store.put_mirror_page(MirrorPage(index.id, project, 404, checked_at=time.time()), None)
+            tx.after_commit(lambda: self._drop_unused(orphans))
+        self._failed_until.pop((index.id, project), None)
+
+    def _store_page(self, index: Index, project: str, parsed: UpstreamPage, headers: object) -> None:
+        get = getattr(headers, "get", lambda _k, _d=None: None)
+        files = [f for f in (self._dist_file(index, project, link) for link in parsed.links) if f is not None]
+        versions = (
+            parsed.versions
+            if parsed.versions is not None
+            else tuple(sorted({f.version for f in files if f.version}))
+        )
+        page = MirrorPage(
+            index_id=index.id,
+            project=project,
+            status=200,
+            etag=get("ETag") or "",
+            last_modified=get("Last-Modified") or "",
+            checked_at=time.time(),
+            display_name=parsed.name,
+            versions=tuple(versions),
+            project_status=parsed.project_status,
+            upstream_serial=parsed.last_serial,
+        )
+        with self.store.write() as tx:
+            is_new = not self.store.indexes_with_project([index.id], project)
+            old = self.store.get_mirror_page(index.id, project)
+            changed = self.store.put_mirror_page(page, files)
+            facts_changed = (
+                old is None or old.versions != page.versions or old.project_status != page.project_status
+            )
+            if changed or is_new or facts_changed:
+                self.store.touch_project(index.id, project, parsed.name, tx.serial)
+
+    def _dist_file(self, index: Index, project: str, link: UpstreamLink) -> DistFile | None:
+        try:
+            check_safe_filename(link.filename)
+        except InvalidUpload:
+            log.warning("mirror %s: skipping unsafe filename %r", index.full_name, link.filename[:100])
+            return None
+        sha256 = link.hashes.get("sha256", "").lower()
+        path_key = sha256 if len(sha256) == 64 else hashlib.sha256(link.url.encode()).hexdigest()
+        return DistFile(
+            index_id=index.id,
+            project=project,
+            version=_version_of(link.filename),
+            filename=link.filename,
+            path_key=path_key,
+            sha256=sha256 if len(sha256) == 64 else "",
+            size=link.size,
+            upload_time=link.upload_time,
+            hashes={k: v for k, v in link.hashes.items() if k != "sha256"},
+            yanked=link.yanked,
+            yanked_reason=link.yanked_reason,
+            requires_python=link.requires_python,
+            upstream_core_metadata=link.core_metadata,
+            url=link.url,
+            cached=False,
+        )
+
+    # -- files -----------------------------------------------------------------------------
     def stream_file(self, index: Index, file: DistFile) -> FileStream:
-        raise UpstreamUnavailable(f"{file.filename} is not cached and the mirror is offline")
+        if self.is_offline(index):
+            raise UpstreamUnavailable(f"{file.filename} is not cached and {index.full_name} is offline")
+        download = self.downloads.get_or_start(
+            (index.id, file.filename),
+            lambda: SharedDownload(
+                file,
+                lambda: self.client.get(file.url, auth=self._auth_for(index, file.url), stream=True),
+                self.blobs,
+                lambda sha256, size: self._file_verified(index, file, sha256, size),
+                f"{index.full_name}/{file.filename} from {redact_url(file.url)}",
+            ),
+        )
+        download.wait_started(
+            self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5
+        )
+        return _ReaderStream(download)
+
+    def _file_verified(self, index: Index, file: DistFile, sha256: str, size: int) -> None:
+        core_sha = ""
+        if file.upstream_core_metadata is None and file.filename.endswith(".whl"):
+            core_sha = self._extract_metadata(sha256, file)
+        with self.store.write() as tx:
+            self.store.mark_cached(file.id, sha256, size, core_sha)
+            self.store.touch_project(index.id, file.project, "", tx.serial)
+            event = Event(
+                "file_cached",
+                tx.serial,
+                now_iso(),
+                index=index.full_name,
+                project=file.project,
+                version=file.version,
+                files=({"filename": file.filename, "sha256": sha256, "url": redact_url(file.url)},),
+            )
+            tx.after_commit(lambda: self.events.emit(event))
+        self._evict(index)
+
+    def _extract_metadata(self, sha256: str, file: DistFile) -> str:
+        from idx_server.model.distfiles import parse_dist_filename
+
+        path = self.blobs.local_path(sha256)
+        if path is None:
+            return ""
+        try:
+            metadata = read_metadata(Path(path), parse_dist_filename(file.filename))
+        except (InvalidUpload, OSError) as exc:
+            log.info("no core metadata extracted from %s: %s", file.filename, exc)
+            return ""
+        return self.blobs.put_bytes(metadata.data) if metadata.data else ""
 
     def core_metadata(self, index: Index, file: DistFile) -> str | None:
+        """sha256 of the blob with the file's PEP 658 metadata (fetched or extracted)."""
+        advertised = file.upstream_core_metadata
+        if advertised is not None and not self.is_offline(index):
+            sha = self._fetch_metadata(index, file, advertised)
+            if sha:
+                return sha
+        if file.cached and file.sha256 and file.filename.endswith(".whl"):
+            sha = self._extract_metadata(file.sha256, file)
+            if sha and (advertised is None or advertised.get("sha256") in (None, sha)):
+                with self.store.write() as tx:
+                    self.store.set_core_metadata(file.id, sha)
+                    if advertised is None:
+                        self.store.touch_project(index.id, file.project, "", tx.serial)
+                return sha
         return None
+
+    def _fetch_metadata(self, index: Index, file: DistFile, advertised: dict[str, str]) -> str | None:
+        url = file.url + ".metadata"
+        try:
+            response = self.client.get(url, auth=self._auth_for(index, url))
+        except IdxError as exc:
+            log.warning("mirror %s: metadata of %s: %s", index.full_name, file.filename, exc.message)
+            return None
+        if response.status != 200:
+            return None
+        data = response.data
+        expected = advertised.get("sha256")
+        if expected and hashlib.sha256(data).hexdigest() != expected:
+            log.error(
+                "mirror %s: metadata of %s does not match its advertised sha256",
+                index.full_name,
+                file.filename,
+            )
+            return None
+        sha = self.blobs.put_bytes(data)
+        with self.store.write():
+            self.store.set_core_metadata(file.id, sha)
+        return sha
+
+    # -- eviction --------------------------------------------------------------------------
+    def _evict(self, index: Index) -> None:
+        limit = int(index.config.get("mirror_max_size") or 0)
+        if not limit:
+            return
+        total = self.store.mirror_cache_size(index.id)
+        if total <= limit:
+            return
+        evicted: list[DistFile] = []
+        for candidate in self.store.cached_files_lru(index.id):
+            if total <= limit:
+                break
+            evicted.append(candidate)
+            total -= candidate.size or 0
+        with self.store.write() as tx:
+            for candidate in evicted:
+                self.store.uncache_file(candidate.id)
+                self.store.touch_project(index.id, candidate.project, "", tx.serial)
+        self._drop_unused(candidate.sha256 for candidate in evicted)
+        log.info(
+            "mirror %s: evicted %d cached files to stay under %d bytes", index.full_name, len(evicted), limit
+        )
+
+    def _drop_unused(self, shas: Iterator[str] | list[str]) -> None:
+        for sha in shas:
+            if sha and not self.store.blob_in_use(sha):
+                self.blobs.delete(sha)
+
+    # -- the upstream project list -------------------------------------------------------
+    def upstream_names(self, index: Index) -> StoredNames | None:
+        """The stored upstream project list; starts a background refresh when it is
+        missing or older than the mirror's expiry. Never waits for upstream."""
+        stored = self.store.get_mirror_names(index.id)
+        expiry = float(index.config.get("mirror_cache_expiry") or 0)
+        if not self.is_offline(index) and (stored is None or time.time() - stored.checked_at > expiry):
+            self._start_names_fetch(index, stored)
+        if stored is None:
+            return None
+        with self._names_lock:
+            cached = self._names_cache.get(index.id)
+            if cached is None or cached._names.checked_at != stored.checked_at:
+                cached = self._names_cache[index.id] = StoredNames(stored)
+        return cached
+
+    def _start_names_fetch(self, index: Index, stored: MirrorNames | None) -> None:
+        key = ("names", index.id)
+        if self._flights.begin(key) is not None:
+            return
+
+        def fetch() -> None:
+            try:
+                self.fetch_names(index, stored)
+            except IdxError as exc:
+                log.warning("mirror %s: project list: %s", index.full_name, exc.message)
+            except Exception:
+                log.exception("mirror %s: project list fetch failed", index.full_name)
+            finally:
+                self._flights.end(key)
+
+        threading.Thread(target=fetch, name=f"idx-names-{index.full_name}", daemon=True).start()
+
+    def fetch_names(self, index: Index, stored: MirrorNames | None = None) -> None:
+        upstream = self._upstream(index)
+        headers = {"Accept": ACCEPT_LIST}
+        if stored is not None and stored.etag:
+            headers["If-None-Match"] = stored.etag
+        response = self.client.get(upstream.url, headers=headers, auth=upstream.auth, stream=True)
+        try:
+            if response.status == 304 and stored is not None:
+                with self.store.write():
+                    self.store.touch_mirror_names(index.id, time.time())
+                return
+            if response.status != 200:
+                raise UpstreamError(
+                    f"upstream {redact_url(upstream.url)} answered {response.status} for the project list"
+                )
+            names = parse_project_list(
+                response.stream(256 * 1024, decode_content=True), response.headers.get("Content-Type", "")
+            )
+            etag = response.headers.get("ETag") or ""
+        finally:
+            response.release_conn()
+        with self.store.write():
+            self.store.put_mirror_names(MirrorNames.build(index.id, names, etag, time.time()))
+        log.info("mirror %s: upstream lists %d projects", index.full_name, len(names))
+
+    def flights_idle(self) -> bool:
+        return not self._flights._events and self.downloads.running() == 0
+
+
+def _version_of(filename: str) -> str:
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[1])
+        return str(parse_sdist_filename(filename)[1])
+    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+        return ""
+
+
+class _ReaderStream:
+    """A shared download as one client's response body."""
+
+    def __init__(self, download: SharedDownload) -> None:
+        self.size = download.size
+        self.content_type = download.content_type
+        self._iterator = download.reader()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._iterator
+
+    def close(self) -> None:
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            close()

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import urllib.request
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from idx_server.model.errors import IdxError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 log = logging.getLogger("idx.upstream")
 
@@ -31,7 +35,127 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     if parts.port:
         host += f":{parts.port}"
     clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    user = urllib.request.unquote(parts.username)
-    password = urllib.request.unquote(parts.password or "")
+    user = unquote(parts.username)
+    password = unquote(parts.password or "")
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return clean, "Basic " + token
+
+
+ACCEPT_PAGES = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+)
+#: The full project list is parsed as a stream; HTML streams well, so prefer it there.
+ACCEPT_LIST = (
+    "application/vnd.pypi.simple.v1+html, text/html;q=0.9, application/vnd.pypi.simple.v1+json;q=0.5"
+)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class UpstreamClient:
+    """One pooled, thread-safe HTTP client for all upstream requests of a server."""
+
+    def __init__(self, connect_timeout: float, read_timeout: float, retries: int, user_agent: str) -> None:
+        import urllib3
+
+        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self.retries = retries
+        self.user_agent = user_agent
+        self._direct = urllib3.PoolManager(num_pools=32, maxsize=16, block=False)
+        self._proxied: dict[str, urllib3.ProxyManager] = {}
+        self._lock = threading.Lock()
+
+    def _manager(self, url: str) -> Any:
+        import urllib3
+
+        parts = urlsplit(url)
+        proxies = urllib.request.getproxies()
+        proxy = proxies.get(parts.scheme)
+        if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+            return self._direct
+        with self._lock:
+            manager = self._proxied.get(proxy)
+            if manager is None:
+                manager = self._proxied[proxy] = urllib3.ProxyManager(proxy, num_pools=32, maxsize=16)
+            return manager
+
+    def _retry(self) -> Any:
+        import urllib3
+
+        return urllib3.Retry(
+            total=self.retries,
+            connect=self.retries,
+            read=self.retries,
+            status=self.retries,
+            redirect=5,
+            backoff_factor=0.3,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET", "HEAD"}),
+            raise_on_status=False,
+            respect_retry_after_header=True,
+        )
+
+    def get(
+        self, url: str, headers: dict[str, str] | None = None, auth: str | None = None, stream: bool = False
+    ) -> Any:
+        """GET ``url``; returns the urllib3 response (``stream``: body not read yet, and
+        not decoded: a file's bytes arrive exactly as upstream stores them).
+
+        Raises UpstreamUnavailable (cannot connect), UpstreamTimeout, UpstreamError.
+        """
+        import urllib3
+
+        encoding = "identity" if stream else "gzip, deflate"
+        all_headers = {"User-Agent": self.user_agent, "Accept-Encoding": encoding, **(headers or {})}
+        if auth:
+            all_headers["Authorization"] = auth
+        try:
+            return self._manager(url).request(
+                "GET",
+                url,
+                headers=all_headers,
+                timeout=self.timeout,
+                retries=self._retry(),
+                preload_content=not stream,
+                decode_content=not stream,
+            )
+        except urllib3.exceptions.MaxRetryError as exc:
+            raise _translate(url, exc.reason or exc) from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise _translate(url, exc) from None
+
+    def close(self) -> None:
+        self._direct.clear()
+        with self._lock:
+            for manager in self._proxied.values():
+                manager.clear()
+
+
+def _translate(url: str, exc: BaseException) -> IdxError:
+    import urllib3
+
+    where = redact_url(url)
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3: check it first.
+    if isinstance(
+        exc, urllib3.exceptions.NewConnectionError | ConnectionError | urllib3.exceptions.ProtocolError
+    ):
+        return UpstreamUnavailable(f"upstream {where} cannot be reached ({_short(exc)})")
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return UpstreamTimeout(f"upstream {where} did not answer in time")
+    return UpstreamError(f"upstream {where} failed ({_short(exc)})")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    # urllib3 messages repeat the URL (with any credentials); keep the reason only.
+    return text.rsplit(": ", 1)[-1][:200] if text else type(exc).__name__
+
+
+def final_url(url: str, response: Any) -> str:
+    """The URL a response finally came from, following redirects (for relative links)."""
+    from urllib.parse import urljoin
+
+    retries = getattr(response, "retries", None)
+    for step in getattr(retries, "history", ()) or ():
+        if step.redirect_location:
+            url = urljoin(url, step.redirect_location)
+    return url

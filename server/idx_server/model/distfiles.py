@@ -81,8 +81,7 @@ def release_filename_matches(dist: DistFilename, project: str, version: Version)
         )
     if dist.version != version:
         raise InvalidUpload(
-            f"Filename {dist.filename!r} has version {dist.version}, "
-            f"but the upload is for version {version}"
+            f"Filename {dist.filename!r} has version {dist.version}, but the upload is for version {version}"
         )
 
 

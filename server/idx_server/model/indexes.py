@@ -46,6 +46,22 @@ def _parse_mirror_url(value: Any, name: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def _parse_project_list(value: Any, name: str) -> list[str]:
+    names = []
+    for item in cv.parse_str_list(value, name):
+        normalized = item if item == "*" else project_name(item)
+        if normalized not in names:
+            names.append(normalized)
+    return names
+
+
+def _parse_bases(value: Any, name: str) -> list[str]:
+    bases = cv.parse_str_list(value, name)
+    for base in bases:
+        split_index_name(base)
+    return bases
+
+
 COMMON_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("title", cv.STR, "", "A short title shown in listings."),
     ConfigKey("description", cv.STR, "", "A longer description of the index."),
@@ -62,7 +78,7 @@ COMMON_KEYS: tuple[ConfigKey, ...] = (
 STAGE_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey(
         "bases",
-        cv.ValueKind("list", lambda v, n: _parse_bases(v, n), is_list=True),
+        cv.ValueKind("list", _parse_bases, is_list=True),
         [],
         "Indexes this one inherits from, in order (``user/index``).",
     ),
@@ -82,7 +98,7 @@ STAGE_KEYS: tuple[ConfigKey, ...] = (
     ),
     ConfigKey(
         "mirror_whitelist",
-        cv.ValueKind("list", lambda v, n: _parse_project_list(v, n), is_list=True),
+        cv.ValueKind("list", _parse_project_list, is_list=True),
         [],
         "Projects (or '*') whose mirror releases stay visible even though an index of "
         "this resolution order has its own project of that name.",
@@ -119,8 +135,7 @@ MIRROR_KEYS: tuple[ConfigKey, ...] = (
         "mirror_min_age",
         cv.DURATION,
         0,
-        "Cool-down: files uploaded upstream less than this long ago are not offered "
-        "(e.g. 7d). 0 is off.",
+        "Cool-down: files uploaded upstream less than this long ago are not offered (e.g. 7d). 0 is off.",
     ),
     ConfigKey(
         "mirror_max_size",
@@ -129,22 +144,6 @@ MIRROR_KEYS: tuple[ConfigKey, ...] = (
         "Evict least-recently-used cached files above this total size (e.g. 50G). 0 is unlimited.",
     ),
 )
-
-
-def _parse_project_list(value: Any, name: str) -> list[str]:
-    names = []
-    for item in cv.parse_str_list(value, name):
-        normalized = item if item == "*" else project_name(item)
-        if normalized not in names:
-            names.append(normalized)
-    return names
-
-
-def _parse_bases(value: Any, name: str) -> list[str]:
-    bases = cv.parse_str_list(value, name)
-    for base in bases:
-        split_index_name(base)
-    return bases
 
 
 @dataclass(frozen=True)
@@ -315,9 +314,7 @@ def apply_changes(
     for name, value in given.items():
         if name == "type":
             if value != index_type.name:
-                raise InvalidInput(
-                    f"type: an index's type cannot be changed (it is {index_type.name!r})"
-                )
+                raise InvalidInput(f"type: an index's type cannot be changed (it is {index_type.name!r})")
             continue
         key = index_type.key(name)
         if key is None:

@@ -29,15 +29,41 @@ _DEVPI_KEYS = {
 
 #: devpi's metadata keys, which its clients expect (all present, "" or [] when unset).
 DEVPI_STRING_KEYS = (
-    "name", "version", "metadata_version", "summary", "home_page", "author", "author_email",
-    "maintainer", "maintainer_email", "license", "description", "keywords", "download_url",
-    "requires_python", "description_content_type", "license_expression",
-)  # fmt: skip
+    "name",
+    "version",
+    "metadata_version",
+    "summary",
+    "home_page",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "license",
+    "description",
+    "keywords",
+    "download_url",
+    "requires_python",
+    "description_content_type",
+    "license_expression",
+)
 DEVPI_LIST_KEYS = (
-    "platform", "classifiers", "supported_platform", "provides", "requires", "obsoletes",
-    "provides_dist", "requires_dist", "obsoletes_dist", "project_urls", "requires_external",
-    "provides_extras", "dynamic", "license_file", "import_names", "import_namespaces",
-)  # fmt: skip
+    "platform",
+    "classifiers",
+    "supported_platform",
+    "provides",
+    "requires",
+    "obsoletes",
+    "provides_dist",
+    "requires_dist",
+    "obsoletes_dist",
+    "project_urls",
+    "requires_external",
+    "provides_extras",
+    "dynamic",
+    "license_file",
+    "import_names",
+    "import_namespaces",
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +110,8 @@ def _validate(raw: RawMetadata, source: str) -> list[str]:
     try:
         Metadata.from_raw(raw, validate=True)
     except ExceptionGroup as group:
-        fatal, warnings = [], []
+        fatal: list[str] = []
+        warnings: list[str] = []
         for exc in _flatten(group):
             field = getattr(exc, "field", "")
             key = field.lower().replace("-", "_")
@@ -117,7 +144,7 @@ def _check_essentials(raw: RawMetadata, source: str) -> None:
 
 def devpi_fields(raw: RawMetadata | dict[str, Any]) -> dict[str, Any]:
     """``RawMetadata`` in devpi's JSON shape (all keys present)."""
-    fields: dict[str, Any] = {key: "" for key in DEVPI_STRING_KEYS}
+    fields: dict[str, Any] = dict.fromkeys(DEVPI_STRING_KEYS, "")
     fields.update({key: [] for key in DEVPI_LIST_KEYS})
     for key, value in dict(raw).items():
         devpi_key = _DEVPI_KEYS.get(key, key)

@@ -87,7 +87,9 @@ def project_html(page: ProjectPage, base: str) -> bytes:
         f'<meta name="pypi:project-status" content="{escape(page.status, quote=True)}">',
     ]
     if page.status_reason:
-        lines.append(f'<meta name="pypi:project-status-reason" content="{escape(page.status_reason, quote=True)}">')
+        lines.append(
+            f'<meta name="pypi:project-status-reason" content="{escape(page.status_reason, quote=True)}">'
+        )
     lines += [f"<title>Links for {name}</title>", "</head>", "<body>", f"<h1>Links for {name}</h1>"]
     for f in page.files:
         href = base + f.path
@@ -117,9 +119,7 @@ def _hash_attr(hashes: dict[str, str]) -> str:
 
 def index_json(names: Iterable[str]) -> bytes:
     body = ",".join(json.dumps({"name": name}, separators=(",", ":")) for name in names)
-    return (
-        '{"meta":{"api-version":"' + API_VERSION + '"},"projects":[' + body + "]}"
-    ).encode("utf-8")
+    return ('{"meta":{"api-version":"' + API_VERSION + '"},"projects":[' + body + "]}").encode("utf-8")
 
 
 def index_html(names: Iterable[str], title: str) -> bytes:

@@ -35,7 +35,9 @@ def _check_member_name(name: str, filename: str) -> None:
     if name.startswith(("/", "\\")) or "\\" in name or (len(name) > 1 and name[1] == ":"):
         raise InvalidUpload(f"Invalid distribution file {filename!r}: member {name!r} has an absolute path")
     if ".." in posixpath.normpath(name).split("/"):
-        raise InvalidUpload(f"Invalid distribution file {filename!r}: member {name!r} points outside the archive")
+        raise InvalidUpload(
+            f"Invalid distribution file {filename!r}: member {name!r} points outside the archive"
+        )
 
 
 def read_metadata(path: Path, dist: DistFilename) -> ArchiveMetadata:
@@ -102,7 +104,7 @@ def _wheel_metadata(path: Path, dist: DistFilename) -> ArchiveMetadata:
 
 def _dist_info_matches(directory: str, dist: DistFilename) -> bool:
     stem = directory.removesuffix(".dist-info")
-    name, sep, version = stem.rpartition("-")
+    name, sep, _version = stem.rpartition("-")
     return bool(sep) and canonicalize_name(name) == dist.project
 
 
@@ -127,19 +129,29 @@ def _tar_sdist_metadata(path: Path, dist: DistFilename) -> ArchiveMetadata:
                     raise InvalidUpload(f"Invalid sdist {dist.filename!r}: more than {MAX_MEMBERS} members")
                 _check_member_name(member.name, dist.filename)
                 if member.issym() or member.islnk():
-                    target = posixpath.normpath(posixpath.join(posixpath.dirname(member.name), member.linkname))
+                    target = posixpath.normpath(
+                        posixpath.join(posixpath.dirname(member.name), member.linkname)
+                    )
                     if member.linkname.startswith("/") or target.startswith(".."):
                         raise InvalidUpload(
-                            f"Invalid sdist {dist.filename!r}: link {member.name!r} points outside the archive"
+                            f"Invalid sdist {dist.filename!r}: link {member.name!r} points outside "
+                            "the archive"
                         )
                 budget -= member.size
                 if budget < 0:
                     raise InvalidUpload(
                         f"Invalid sdist {dist.filename!r}: it expands to too much for its size (tar bomb?)"
                     )
-                if found is None and member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
+                if (
+                    found is None
+                    and member.isfile()
+                    and member.name.count("/") == 1
+                    and member.name.endswith("/PKG-INFO")
+                ):
                     if member.size > MAX_METADATA_SIZE:
-                        raise InvalidUpload(f"Invalid sdist {dist.filename!r}: PKG-INFO is larger than 16 MiB")
+                        raise InvalidUpload(
+                            f"Invalid sdist {dist.filename!r}: PKG-INFO is larger than 16 MiB"
+                        )
                     handle = archive.extractfile(member)
                     if handle is not None:
                         found = handle.read()

@@ -15,7 +15,7 @@ from idx_server.passwords import verify_password
 from idx_server.services.clock import now_iso
 from idx_server.storage import MetaStore, Token
 
-TOKEN_PREFIX = "idx_"
+TOKEN_PREFIX = "idx_"  # noqa: S105 - not a secret: marks a string as a token
 #: A verified password is remembered this long, so a client sending Basic auth on
 #: every request (twine, pip) does not pay for an argon2 check each time.
 PASSWORD_CACHE_SECONDS = 300.0

@@ -47,7 +47,9 @@ class MirrorFiles(Protocol):
 
 
 class FileService:
-    def __init__(self, store: MetaStore, blobs: BlobStore, indexes: IndexService, mirror: MirrorFiles) -> None:
+    def __init__(
+        self, store: MetaStore, blobs: BlobStore, indexes: IndexService, mirror: MirrorFiles
+    ) -> None:
         self.store = store
         self.blobs = blobs
         self.indexes = indexes

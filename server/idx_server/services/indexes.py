@@ -51,6 +51,18 @@ class IndexSnapshot:
         return sorted(name for name, ix in self.by_name.items() if full_name in ix.config.bases)
 
 
+def _keep_hidden_credentials(old: IndexConfig, new: IndexConfig) -> IndexConfig:
+    """A mirror_url sent back as shown (credentials redacted) keeps the stored credentials."""
+    from idx_server.mirror.upstream import redact_url
+
+    old_url, new_url = old.get("mirror_url"), new.get("mirror_url")
+    if old_url and new_url and new_url != old_url and new_url == redact_url(old_url):
+        data = new.as_dict()
+        data["mirror_url"] = old_url
+        return IndexConfig(data)
+    return new
+
+
 class IndexService:
     def __init__(
         self, store: MetaStore, blobs: BlobStore, types: IndexTypes, events: EventDispatcher
@@ -87,11 +99,9 @@ class IndexService:
             raise NotFound(f"index {user}/{name} does not exist")
         return index
 
-    def list(self, user: str | None = None) -> list[Index]:
+    def all_indexes(self, user: str | None = None) -> list[Index]:
         indexes = self.snapshot().by_name.values()
-        return sorted(
-            (ix for ix in indexes if user is None or ix.user == user), key=lambda ix: ix.full_name
-        )
+        return sorted((ix for ix in indexes if user is None or ix.user == user), key=lambda ix: ix.full_name)
 
     def resolution_order(self, index: Index) -> list[Index]:
         return self.snapshot().resolution_order(index)
@@ -118,20 +128,26 @@ class IndexService:
             index = self.store.add_index(user, name, config, now)
             self._bump(tx.serial)
             event = Event(
-                "index_created", tx.serial, now, index=index.full_name, user=user,
+                "index_created",
+                tx.serial,
+                now,
+                index=index.full_name,
+                user=user,
                 payload={"config": config.as_dict()},
-            )  # fmt: skip
+            )
             tx.after_commit(lambda: self.events.emit(event))
         return self._typed(index)
 
-    def modify(self, index: Index, values: Mapping[str, Any] | None = None,
-               operations: Iterable[str] | None = None) -> Index:  # fmt: skip
+    def modify(
+        self, index: Index, values: Mapping[str, Any] | None = None, operations: Iterable[str] | None = None
+    ) -> Index:
         if index.index_type is None:
             raise Forbidden(index.readonly_reason or "index is read-only")
         if values is not None:
             config = apply_changes(index.index_type, index.user, index.config, values)
         else:
             config = apply_operations(index.index_type, index.user, index.config, operations or [])
+        config = _keep_hidden_credentials(index.config, config)
         with self.store.write() as tx:
             self._check_bases(index.full_name, config.bases)
             self.store.update_index(index.id, config)
@@ -147,8 +163,7 @@ class IndexService:
     def delete(self, index: Index, force: bool = False) -> None:
         if not index.config.volatile and not force:
             raise Forbidden(
-                f"index {index.full_name} is not volatile and cannot be deleted; "
-                "set volatile=True first"
+                f"index {index.full_name} is not volatile and cannot be deleted; set volatile=True first"
             )
         dependents = self.snapshot().dependents(index.full_name)
         if dependents:

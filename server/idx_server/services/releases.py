@@ -76,9 +76,11 @@ class ReleaseService:
         keys = set(by_origin) | set(releases)
         for index_id, version in sorted(keys, key=lambda k: order.index(k[0])):
             origin = resolved.origins[index_id]
-            release = releases.get((index_id, version))
+            found = releases.get((index_id, version))
             files = sorted(by_origin.get((index_id, version), []), key=lambda f: f.filename)
-            data = dict(release.metadata) if release else {"name": resolved.project, "version": version}
+            data: dict[str, Any] = (
+                dict(found.metadata) if found else {"name": resolved.project, "version": version}
+            )
             data["+links"] = [
                 link
                 for f in files
@@ -116,7 +118,9 @@ class ReleaseService:
                 orphans = self.store.delete_project(index.id, project)
             self._after_delete(tx, index, project, "", user, files, orphans)
 
-    def delete_release(self, index: Index, project: str, version: str, user: str, force: bool = False) -> None:
+    def delete_release(
+        self, index: Index, project: str, version: str, user: str, force: bool = False
+    ) -> None:
         self._check_deletable(index, force)
         version = normalize_version(version)
         with self.store.write() as tx:
@@ -161,14 +165,25 @@ class ReleaseService:
             self.store.delete_project(index.id, project)
 
     def _after_delete(
-        self, tx: Any, index: Index, project: str, version: str, user: str,
-        files: list[DistFile], orphans: list[str],
-    ) -> None:  # fmt: skip
+        self,
+        tx: Any,
+        index: Index,
+        project: str,
+        version: str,
+        user: str,
+        files: list[DistFile],
+        orphans: list[str],
+    ) -> None:
         event = Event(
-            "release_deleted", tx.serial, now_iso(), index=index.full_name, project=project,
-            version=version, user=user,
+            "release_deleted",
+            tx.serial,
+            now_iso(),
+            index=index.full_name,
+            project=project,
+            version=version,
+            user=user,
             files=tuple({"filename": f.filename, "sha256": f.sha256} for f in files),
-        )  # fmt: skip
+        )
         tx.after_commit(lambda: self._drop_unused(orphans))
         tx.after_commit(lambda: self.events.emit(event))
 
@@ -185,9 +200,7 @@ class ReleaseService:
         if index.readonly_reason:
             raise Forbidden(index.readonly_reason)
         if index.is_mirror:
-            raise InvalidInput(
-                f"index {index.full_name} is a mirror: its yanks come from upstream"
-            )
+            raise InvalidInput(f"index {index.full_name} is a mirror: its yanks come from upstream")
         if len(reason) > 1000:
             raise InvalidInput("reason: keep it under 1000 characters")
         version = normalize_version(version)
@@ -197,9 +210,15 @@ class ReleaseService:
             count = self.store.set_yanked(index.id, project, version, yanked, reason)
             self.store.touch_project(index.id, project, "", tx.serial)
             event = Event(
-                "release_yanked", tx.serial, now_iso(), index=index.full_name, project=project,
-                version=version, user=user, payload={"yanked": yanked, "reason": reason if yanked else ""},
-            )  # fmt: skip
+                "release_yanked",
+                tx.serial,
+                now_iso(),
+                index=index.full_name,
+                project=project,
+                version=version,
+                user=user,
+                payload={"yanked": yanked, "reason": reason if yanked else ""},
+            )
             tx.after_commit(lambda: self.events.emit(event))
         return count
 
@@ -227,7 +246,9 @@ def _links(file: DistFile, origin: str, url_for: UrlFor, toxresults: list[ToxRes
                 "for_href": href,
                 "hashes": {"sha256": result.sha256},
                 "hash_spec": f"sha256={result.sha256}",
-                "log": [{"what": "upload", "who": result.uploader or None, "when": devpi_when(result.created)}],
+                "log": [
+                    {"what": "upload", "who": result.uploader or None, "when": devpi_when(result.created)}
+                ],
             }
         )
     return links

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import pluggy
 
@@ -51,8 +51,6 @@ class UpstreamNames(Protocol):
     def sorted_names(self) -> Iterator[tuple[str, str]]:
         """(normalized, display) pairs sorted by normalized name."""
 
-    def __contains__(self, normalized: object) -> bool: ...
-
     def __len__(self) -> int: ...
 
 
@@ -90,11 +88,15 @@ class ProjectResolver:
         self.mirror = mirror
         self.pm = pm
 
-    def resolve(self, index: Index, project: str, ignore_bases: bool = False) -> ResolvedProject:
+    def resolution(self, index: Index, project: str, ignore_bases: bool = False) -> ProjectResolution:
+        """Which indexes are asked for ``project`` (mirrors left out when a private index has it)."""
         order = [index] if ignore_bases else self.indexes.resolution_order(index)
         stage_ids = [ix.id for ix in order if not ix.is_mirror]
         having = self.store.indexes_with_project(stage_ids, project)
-        resolution = resolve_project(order, project, lambda ix: ix.id in having)
+        return resolve_project(order, project, lambda ix: ix.id in having)
+
+    def resolve(self, index: Index, project: str, ignore_bases: bool = False) -> ResolvedProject:
+        resolution = self.resolution(index, project, ignore_bases)
         stale: list[str] = []
         failure: Exception | None = None
         for mirror_index in (ix for ix in resolution.consulted if ix.is_mirror):
@@ -161,12 +163,14 @@ class ProjectResolver:
         )
 
     def _plugin_filter(self, index: Index, project: str, files: Sequence[DistFile]) -> list[DistFile]:
-        result = list(files)
+        result: list[DistFile] = list(files)
         hook = self.pm.hook.idx_filter_project_files
         for impl in reversed(hook.get_hookimpls()):
-            replaced = impl.function(**{k: v for k, v in
-                                        {"index": index, "project": project, "files": result}.items()
-                                        if k in impl.argnames})  # fmt: skip
+            arguments: dict[str, Any] = {"index": index, "project": project, "files": result}
+            replaced = cast(
+                "Sequence[DistFile] | None",
+                impl.function(**{k: v for k, v in arguments.items() if k in impl.argnames}),
+            )
             if replaced is not None:
                 result = list(replaced)
         return result

@@ -50,7 +50,9 @@ class PageCache:
 
     def __init__(self, max_bytes: int = CACHE_MAX_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], RenderedPage]] = OrderedDict()
+        self._entries: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], RenderedPage]] = (
+            OrderedDict()
+        )
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -109,16 +111,24 @@ class ListFiles:
         self._lock = threading.Lock()
 
     def render(
-        self, key: tuple[object, ...], stamp: tuple[object, ...], media_type: str,
-        names: Iterator[str], title: str,
-    ) -> RenderedPage:  # fmt: skip
+        self,
+        key: tuple[object, ...],
+        stamp: tuple[object, ...],
+        media_type: str,
+        names: Iterator[str],
+        title: str,
+    ) -> RenderedPage:
         digest = hashlib.blake2b(repr((key, stamp)).encode(), digest_size=12).hexdigest()
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{digest}.{'json' if media_type == render.JSON_TYPE else 'html'}"
         gz_path = path.with_name(path.name + ".gz")
         with self._lock:
             if not path.exists():
-                body = render.index_json(names) if media_type == render.JSON_TYPE else render.index_html(names, title)
+                body = (
+                    render.index_json(names)
+                    if media_type == render.JSON_TYPE
+                    else render.index_html(names, title)
+                )
                 _write_atomically(gz_path, gzip.compress(body, compresslevel=6, mtime=0))
                 _write_atomically(path, body)
                 self._prune()
@@ -142,9 +152,13 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 class SimpleService:
     def __init__(
-        self, store: MetaStore, indexes: IndexService, resolver: ProjectResolver, mirror: MirrorSource,
+        self,
+        store: MetaStore,
+        indexes: IndexService,
+        resolver: ProjectResolver,
+        mirror: MirrorSource,
         cache_dir: Path,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.store = store
         self.indexes = indexes
         self.resolver = resolver
@@ -163,7 +177,11 @@ class SimpleService:
         if cached is not None:
             return cached
         page = self._page_data(resolved)
-        body = render.project_json(page, base) if media_type == render.JSON_TYPE else render.project_html(page, base)
+        body = (
+            render.project_json(page, base)
+            if media_type == render.JSON_TYPE
+            else render.project_html(page, base)
+        )
         rendered = _finish(body, media_type, stamp, stale=resolved.stale, valid_until=resolved.valid_until)
         self.cache.put(key, stamp, rendered)
         return rendered
@@ -173,7 +191,9 @@ class SimpleService:
         versions = sorted({f.version for f in resolved.files if f.version}, key=_version_key)
         for ix in resolved.origins.values():
             if ix.is_mirror:
-                versions = sorted(set(versions) | set(self._mirror_versions(ix, resolved.project)), key=_version_key)
+                versions = sorted(
+                    set(versions) | set(self._mirror_versions(ix, resolved.project)), key=_version_key
+                )
         name = self._display_name(resolved)
         status, reason = self._status(resolved)
         return render.ProjectPage(name, tuple(versions), files, status, reason)
@@ -196,6 +216,15 @@ class SimpleService:
                 return "active", ""
         return "active", ""
 
+    def refresh(self, index: Index, project: str) -> list[str]:
+        """Revalidate ``project`` now on every mirror of ``index``'s resolution order."""
+        refreshed = []
+        for ix in self.resolver.resolution(index, project).consulted:
+            if ix.is_mirror and not self.mirror.is_offline(ix):
+                self.mirror.refresh_project(ix, project, force=True)
+                refreshed.append(ix.full_name)
+        return refreshed
+
     # -- project lists -------------------------------------------------------------------
     def project_list(self, index: Index, media_type: str) -> RenderedPage:
         """The index's project list: its own and its bases' projects, plus the upstream
@@ -211,12 +240,16 @@ class SimpleService:
         cached = self.cache.get(key, stamp)
         if cached is not None:
             return cached
-        names = self._merged_names(order, dict((ix.id, n) for ix, n in upstream))
+        names = self._merged_names(order, {ix.id: n for ix, n in upstream})
         title = f"Simple index of {index.full_name}"
         if any(names is not None for _ix, names in upstream):
             rendered = self.lists.render(key, stamp, media_type, names, title)
         else:
-            body = render.index_json(names) if media_type == render.JSON_TYPE else render.index_html(names, title)
+            body = (
+                render.index_json(names)
+                if media_type == render.JSON_TYPE
+                else render.index_html(names, title)
+            )
             rendered = _finish(body, media_type, stamp)
         self.cache.put(key, stamp, rendered)
         return rendered

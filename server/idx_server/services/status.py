@@ -17,9 +17,14 @@ from idx_server.storage import MetaStore
 
 class StatusService:
     def __init__(
-        self, store: MetaStore, settings: Settings, pm: pluggy.PluginManager, events: EventDispatcher,
-        started: float, page_cache: Any,
-    ) -> None:  # fmt: skip
+        self,
+        store: MetaStore,
+        settings: Settings,
+        pm: pluggy.PluginManager,
+        events: EventDispatcher,
+        started: float,
+        page_cache: Any,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.pm = pm

@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
-from multipart import MultipartError, MultipartSegment, ParserLimitReached, PushMultipartParser, parse_options_header
+from multipart import (
+    MultipartError,
+    MultipartSegment,
+    ParserLimitReached,
+    PushMultipartParser,
+    parse_options_header,
+)
 
 from idx_server.model.errors import InvalidUpload, PayloadTooLarge
 from idx_server.storage import BlobWriter
@@ -76,14 +82,13 @@ def _parse(
     max_file_size: int,
 ) -> None:
     remaining = content_length if content_length is not None else -1
-    fields_size = 0
-    segment: MultipartSegment | None = None
-    text: list[bytes] = []
-    sink: str = "skip"  # "text", "content" or "skip"
+    receiver = _PartReceiver(form, new_blob, max_file_size)
     parser = PushMultipartParser(
-        boundary, content_length=content_length if content_length is not None else -1,
-        max_header_count=16, max_segment_count=MAX_PARTS,
-    )  # fmt: skip
+        boundary,
+        content_length=content_length if content_length is not None else -1,
+        max_header_count=16,
+        max_segment_count=MAX_PARTS,
+    )
     try:
         with parser:
             while not parser.closed:
@@ -92,41 +97,64 @@ def _parse(
                 if remaining > 0:
                     remaining -= len(chunk)
                 for event in parser.parse(chunk):
-                    if isinstance(event, MultipartSegment):
-                        segment = event
-                        text = []
-                        if segment.filename is not None and segment.name == "content":
-                            if form.blob is not None:
-                                raise InvalidUpload("the upload has more than one 'content' file")
-                            form.filename = segment.filename
-                            form.content_type = segment.content_type or ""
-                            form.blob = new_blob()
-                            sink = "content"
-                        elif segment.filename is not None:
-                            sink = "skip"  # e.g. gpg_signature: accepted and ignored, as PyPI does
-                        else:
-                            sink = "text"
-                    elif event:
-                        if sink == "content":
-                            assert form.blob is not None
-                            form.blob.write(event)
-                            if form.blob.size > max_file_size:
-                                raise PayloadTooLarge(
-                                    f"File too large: the limit is {max_file_size} bytes"
-                                )
-                        elif sink == "text":
-                            fields_size += len(event)
-                            if fields_size > MAX_FIELDS_SIZE:
-                                raise PayloadTooLarge("the upload's form fields are larger than 32 MiB")
-                            text.append(event)
-                    elif segment is not None:
-                        if sink == "text":
-                            value = b"".join(text).decode("utf-8", errors="replace")
-                            form.fields.setdefault(segment.name, []).append(value)
-                        segment = None
+                    receiver.handle(event)
                 if not chunk and not parser.closed:
                     raise InvalidUpload("the upload ended early: the form data is incomplete")
     except ParserLimitReached as exc:
         raise PayloadTooLarge(f"the upload form is too large or has too many parts: {exc}") from None
     except MultipartError as exc:
         raise InvalidUpload(f"the upload is not valid multipart/form-data: {exc}") from None
+
+
+class _PartReceiver:
+    """Sends each part of the form where it belongs as the parser reports it."""
+
+    def __init__(self, form: ReceivedForm, new_blob: Callable[[], BlobWriter], max_file_size: int) -> None:
+        self.form = form
+        self.new_blob = new_blob
+        self.max_file_size = max_file_size
+        self.fields_size = 0
+        self.segment: MultipartSegment | None = None
+        self.text: list[bytes] = []
+        self.sink = "skip"  # "text", "content" or "skip"
+
+    def handle(self, event: MultipartSegment | bytes | None) -> None:
+        if isinstance(event, MultipartSegment):
+            self.start(event)
+        elif event:
+            self.data(event)
+        elif self.segment is not None:
+            self.end(self.segment)
+
+    def start(self, segment: MultipartSegment) -> None:
+        self.segment = segment
+        self.text = []
+        if segment.filename is not None and segment.name == "content":
+            if self.form.blob is not None:
+                raise InvalidUpload("the upload has more than one 'content' file")
+            self.form.filename = segment.filename
+            self.form.content_type = segment.content_type or ""
+            self.form.blob = self.new_blob()
+            self.sink = "content"
+        elif segment.filename is not None:
+            self.sink = "skip"  # e.g. gpg_signature: accepted and ignored, as PyPI does
+        else:
+            self.sink = "text"
+
+    def data(self, chunk: bytes) -> None:
+        if self.sink == "content":
+            assert self.form.blob is not None
+            self.form.blob.write(chunk)
+            if self.form.blob.size > self.max_file_size:
+                raise PayloadTooLarge(f"File too large: the limit is {self.max_file_size} bytes")
+        elif self.sink == "text":
+            self.fields_size += len(chunk)
+            if self.fields_size > MAX_FIELDS_SIZE:
+                raise PayloadTooLarge("the upload's form fields are larger than 32 MiB")
+            self.text.append(chunk)
+
+    def end(self, segment: MultipartSegment) -> None:
+        if self.sink == "text":
+            value = b"".join(self.text).decode("utf-8", errors="replace")
+            self.form.fields.setdefault(segment.name, []).append(value)
+        self.segment = None

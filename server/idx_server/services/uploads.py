@@ -46,7 +46,9 @@ class UploadResult:
     @property
     def message(self) -> str:
         lines = [
-            f"{self.file.filename} uploaded" if self.stored else f"{self.file.filename}: identical file already present"
+            f"{self.file.filename} uploaded"
+            if self.stored
+            else f"{self.file.filename}: identical file already present"
         ]
         return "\n".join([*lines, *self.warnings])
 
@@ -99,11 +101,18 @@ class UploadService:
         attestations = _attestations(form)
         self.pm.hook.idx_validate_upload(
             candidate=UploadCandidate(
-                index=index.full_name, project=project, version=str(version), filename=dist.filename,
-                kind=dist.kind, sha256=digests["sha256"], size=writer.size, user=user,
-                metadata=metadata.fields, path=str(path),
+                index=index.full_name,
+                project=project,
+                version=str(version),
+                filename=dist.filename,
+                kind=dist.kind,
+                sha256=digests["sha256"],
+                size=writer.size,
+                user=user,
+                metadata=metadata.fields,
+                path=str(path),
             )
-        )  # fmt: skip
+        )
 
         existing = self.store.get_file(index.id, dist.filename)
         if existing is not None and existing.sha256 == digests["sha256"]:
@@ -119,14 +128,28 @@ class UploadService:
         core_sha = self.blobs.put_bytes(archive.data) if dist.is_wheel and archive.data is not None else ""
         now = now_iso()
         new_file = DistFile(
-            index_id=index.id, project=project, version=str(version), filename=dist.filename,
-            path_key=sha256, sha256=sha256, size=writer.size, upload_time=now,
+            index_id=index.id,
+            project=project,
+            version=str(version),
+            filename=dist.filename,
+            path_key=sha256,
+            sha256=sha256,
+            size=writer.size,
+            upload_time=now,
             hashes={"md5": digests["md5"], "blake2_256": digests["blake2_256"]},
-            uploader=user, requires_python=metadata.requires_python, core_metadata_sha256=core_sha,
-            log=({"what": "overwrite" if existing else "upload", "who": user, "when": now,
-                  "dst": index.full_name},),
+            uploader=user,
+            requires_python=metadata.requires_python,
+            core_metadata_sha256=core_sha,
+            log=(
+                {
+                    "what": "overwrite" if existing else "upload",
+                    "who": user,
+                    "when": now,
+                    "dst": index.full_name,
+                },
+            ),
             attestations=attestations,
-        )  # fmt: skip
+        )
         try:
             stored = self._commit(index, new_file, metadata, existing, file_url)
         except BaseException:
@@ -171,17 +194,29 @@ class UploadService:
             release = self.store.get_release(index.id, new_file.project, new_file.version)
             fields = _merge_metadata(release.metadata if release else {}, metadata.fields, new_file)
             self.store.put_release(
-                Release(index.id, new_file.project, new_file.version, fields,
-                        release.created if release else new_file.upload_time, tx.serial)
-            )  # fmt: skip
+                Release(
+                    index.id,
+                    new_file.project,
+                    new_file.version,
+                    fields,
+                    release.created if release else new_file.upload_time,
+                    tx.serial,
+                )
+            )
             self.store.touch_project(index.id, new_file.project, metadata.name, tx.serial)
             replaced = [existing.sha256, existing.core_metadata_sha256] if existing else []
             event = Event(
-                "release_uploaded", tx.serial, new_file.upload_time, index=index.full_name,
-                project=new_file.project, version=new_file.version, user=new_file.uploader,
-                files=({"filename": stored.filename, "sha256": stored.sha256,
-                        "url": file_url + stored.relpath},),
-            )  # fmt: skip
+                "release_uploaded",
+                tx.serial,
+                new_file.upload_time,
+                index=index.full_name,
+                project=new_file.project,
+                version=new_file.version,
+                user=new_file.uploader,
+                files=(
+                    {"filename": stored.filename, "sha256": stored.sha256, "url": file_url + stored.relpath},
+                ),
+            )
             tx.after_commit(lambda: self._drop_if_unused(replaced))
             tx.after_commit(lambda: self.events.emit(event))
         return stored
@@ -202,8 +237,7 @@ def _check_protocol(form: ReceivedForm) -> None:
     action = form.first(":action")
     if action and action != "file_upload":
         raise InvalidUpload(
-            f"Unsupported :action {action!r}: only 'file_upload' is supported "
-            "(documentation uploads are not)"
+            f"Unsupported :action {action!r}: only 'file_upload' is supported (documentation uploads are not)"
         )
     protocol = form.first("protocol_version")
     if protocol and protocol != "1":
@@ -218,7 +252,9 @@ def _form_release(form: ReceivedForm, dist: DistFilename) -> tuple[str, Version]
     try:
         version = Version(raw_version)
     except InvalidVersion:
-        raise InvalidUpload(f"Invalid version {raw_version!r}: see https://packaging.python.org/en/latest/specifications/version-specifiers/") from None
+        raise InvalidUpload(
+            f"Invalid version {raw_version!r}: see https://packaging.python.org/en/latest/specifications/version-specifiers/"
+        ) from None
     return project, version
 
 
@@ -262,4 +298,3 @@ def _merge_metadata(old: dict[str, Any], new: dict[str, Any], file: DistFile) ->
     merged["name"] = new.get("name") or old.get("name") or file.project
     merged["version"] = file.version
     return merged
-

@@ -33,7 +33,7 @@ class UserService:
     def find(self, name: str) -> User | None:
         return self.store.get_user(name)
 
-    def list(self) -> list[User]:
+    def all_users(self) -> list[User]:
         return self.store.list_users()
 
     def create(self, name: str, values: Mapping[str, Any]) -> User:

@@ -7,6 +7,7 @@ object storage) is a new class offered by a plugin through ``idx_storage_backend
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -51,12 +52,32 @@ class MirrorPage:
 
 @dataclass(frozen=True)
 class MirrorNames:
-    """The upstream project list of a mirror."""
+    """The upstream project list of a mirror, kept compressed (PyPI lists ~700,000 names):
+    lines of ``normalized<TAB>display``, sorted by normalized name."""
 
     index_id: int
-    names: frozenset[str]
+    blob: bytes
+    count: int
     etag: str = ""
     checked_at: float = 0.0
+
+    @classmethod
+    def build(cls, index_id: int, names: list[tuple[str, str]], etag: str, checked_at: float) -> MirrorNames:
+        text = "\n".join(f"{n}\t{d}" if d != n else n for n, d in sorted(names))
+        return cls(index_id, zlib.compress(text.encode("utf-8"), 6), len(names), etag, checked_at)
+
+    def lines(self) -> Iterator[str]:
+        """The lines, decompressed as they are read."""
+        decompressor = zlib.decompressobj()
+        rest = ""
+        for start in range(0, len(self.blob), 256 * 1024):
+            chunk = decompressor.decompress(self.blob[start : start + 256 * 1024])
+            text = rest + chunk.decode("utf-8")
+            parts = text.split("\n")
+            rest = parts.pop()
+            yield from parts
+        text = rest + decompressor.flush().decode("utf-8")
+        yield from (line for line in text.split("\n") if line)
 
 
 @dataclass(frozen=True)
@@ -164,6 +185,8 @@ class MetaStore(Protocol):
     def mirror_cache_size(self, index_id: int | None = None) -> int: ...
     def get_mirror_names(self, index_id: int) -> MirrorNames | None: ...
     def put_mirror_names(self, names: MirrorNames) -> None: ...
+    def touch_mirror_names(self, index_id: int, checked_at: float) -> None: ...
+    def set_core_metadata(self, file_id: int, core_metadata_sha256: str) -> None: ...
 
     # -- tokens ---------------------------------------------------------------------------
     def add_token(self, token: Token, secret_hash: str) -> Token: ...

@@ -148,5 +148,5 @@ def m0001_initial(db: Database) -> None:
         );
         CREATE INDEX toxresults_by_file ON toxresults (file_id);
         CREATE INDEX toxresults_by_sha256 ON toxresults (sha256);
-        """
+        """,
     )

@@ -7,11 +7,11 @@ requests queue for the writer instead of failing with "database is locked".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,10 +51,27 @@ _FILE_COLUMNS = (
 
 def _file_from_row(row: tuple[Any, ...]) -> DistFile:
     (
-        file_id, index_id, project, version, filename, path_key, sha256, hashes, size,
-        upload_time, uploader, yanked, yanked_reason, requires_python, core_metadata_sha256,
-        upstream_core_metadata, url, cached, log, attestations,
-    ) = row  # fmt: skip
+        file_id,
+        index_id,
+        project,
+        version,
+        filename,
+        path_key,
+        sha256,
+        hashes,
+        size,
+        upload_time,
+        uploader,
+        yanked,
+        yanked_reason,
+        requires_python,
+        core_metadata_sha256,
+        upstream_core_metadata,
+        url,
+        cached,
+        log,
+        attestations,
+    ) = row
     return DistFile(
         id=file_id,
         index_id=index_id,
@@ -152,10 +169,8 @@ class SQLiteStore:
         self._closed = True
         with self._connections_lock:
             for conn in self._connections:
-                try:
+                with contextlib.suppress(sqlite3.ProgrammingError):
                     conn.close()
-                except sqlite3.ProgrammingError:
-                    pass  # closed from its own thread already
             self._connections.clear()
         self._local = threading.local()
 
@@ -216,8 +231,7 @@ class SQLiteStore:
         try:
             yield
         finally:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+            _end_read(conn)
 
     def serial(self) -> int:
         return self._serial
@@ -292,7 +306,9 @@ class SQLiteStore:
     @staticmethod
     def _index(row: tuple[Any, ...]) -> Index:
         index_id, user, name, _type, config, created = row
-        return Index(id=index_id, user=user, name=name, config=IndexConfig(json.loads(config)), created=created)
+        return Index(
+            id=index_id, user=user, name=name, config=IndexConfig(json.loads(config)), created=created
+        )
 
     def get_index(self, user: str, name: str) -> Index | None:
         row = self._execute(
@@ -324,9 +340,7 @@ class SQLiteStore:
 
     def update_index(self, index_id: int, config: IndexConfig) -> None:
         self._require_write()
-        self._execute(
-            "UPDATE indexes SET config = ? WHERE id = ?", (json.dumps(config.as_dict()), index_id)
-        )
+        self._execute("UPDATE indexes SET config = ? WHERE id = ?", (json.dumps(config.as_dict()), index_id))
 
     def delete_index(self, index_id: int) -> list[str]:
         self._require_write()
@@ -377,7 +391,7 @@ class SQLiteStore:
             f"SELECT index_id, serial FROM projects WHERE name = ? AND index_id IN ({_placeholders(ids)})",
             (project, *ids),
         )
-        return {index_id: serial for index_id, serial in rows}
+        return dict(rows.fetchall())
 
     def projects_stamp(self, index_ids: Iterable[int]) -> tuple[int, int]:
         ids = list(index_ids)
@@ -508,7 +522,8 @@ class SQLiteStore:
         values = _file_values(file)
         if existing is None:
             cursor = self._execute(
-                f"INSERT INTO files ({_FILE_COLUMNS.removeprefix('id, ')}) VALUES ({_placeholders(list(values))})",
+                f"INSERT INTO files ({_FILE_COLUMNS.removeprefix('id, ')}) "
+                f"VALUES ({_placeholders(list(values))})",
                 values,
             )
             file_id = cursor.lastrowid
@@ -529,7 +544,8 @@ class SQLiteStore:
     def set_yanked(self, index_id: int, project: str, version: str, yanked: bool, reason: str) -> int:
         self._require_write()
         cursor = self._execute(
-            "UPDATE files SET yanked = ?, yanked_reason = ? WHERE index_id = ? AND project = ? AND version = ?",
+            "UPDATE files SET yanked = ?, yanked_reason = ? "
+            "WHERE index_id = ? AND project = ? AND version = ?",
             (int(yanked), reason if yanked else "", index_id, project, version),
         )
         return cursor.rowcount
@@ -680,21 +696,19 @@ class SQLiteStore:
 
     def get_mirror_names(self, index_id: int) -> MirrorNames | None:
         row = self._execute(
-            "SELECT etag, checked_at, names FROM mirror_names WHERE index_id = ?", (index_id,)
+            "SELECT etag, checked_at, count, names FROM mirror_names WHERE index_id = ?", (index_id,)
         ).fetchone()
         if row is None:
             return None
-        etag, checked_at, blob = row
-        text = zlib.decompress(blob).decode("utf-8")
-        return MirrorNames(index_id, frozenset(text.split("\n")) - {""}, etag, checked_at)
+        etag, checked_at, count, blob = row
+        return MirrorNames(index_id, bytes(blob), count, etag, checked_at)
 
     def put_mirror_names(self, names: MirrorNames) -> None:
         self._require_write()
-        blob = zlib.compress("\n".join(sorted(names.names)).encode("utf-8"), 6)
         self._execute(
             "INSERT OR REPLACE INTO mirror_names (index_id, etag, checked_at, count, names) "
             "VALUES (?, ?, ?, ?, ?)",
-            (names.index_id, names.etag, names.checked_at, len(names.names), blob),
+            (names.index_id, names.etag, names.checked_at, names.count, names.blob),
         )
 
     def touch_mirror_names(self, index_id: int, checked_at: float) -> None:
@@ -702,7 +716,7 @@ class SQLiteStore:
         self._execute("UPDATE mirror_names SET checked_at = ? WHERE index_id = ?", (checked_at, index_id))
 
     # -- tokens --------------------------------------------------------------------------
-    _TOKEN_COLUMNS = "id, user, kind, created, expires, scope, index_name, description, last_used"
+    _TOKEN_COLUMNS = "id, user, kind, created, expires, scope, index_name, description, last_used"  # noqa: S105
 
     @staticmethod
     def _token(row: tuple[Any, ...]) -> Token:
@@ -763,7 +777,14 @@ class SQLiteStore:
         cursor = self._execute(
             "INSERT INTO toxresults (index_id, file_id, filename, sha256, uploader, created) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (result.index_id, result.file_id, result.filename, result.sha256, result.uploader, result.created),
+            (
+                result.index_id,
+                result.file_id,
+                result.filename,
+                result.sha256,
+                result.uploader,
+                result.created,
+            ),
         )
         assert cursor.lastrowid is not None
         return ToxResult(
@@ -797,6 +818,11 @@ class SQLiteStore:
             "files": int(self._scalar("SELECT COUNT(*) FROM files WHERE cached = 1")),
             "toxresults": int(self._scalar("SELECT COUNT(*) FROM toxresults")),
         }
+
+
+def _end_read(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("COMMIT")
 
 
 def _replace_id(file: DistFile, file_id: int) -> DistFile:

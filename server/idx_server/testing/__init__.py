@@ -132,7 +132,9 @@ class Mapp:
 
     # -- users and indexes -----------------------------------------------------------------
     def create_user(self, name: str, password: str = "secret", status: int = 201, **fields: Any) -> Any:
-        return self.app.put_json(f"/{name}", {"password": password, **fields}, headers=self.headers, status=status)
+        return self.app.put_json(
+            f"/{name}", {"password": password, **fields}, headers=self.headers, status=status
+        )
 
     def create_and_login_user(self, name: str, password: str = "secret") -> None:
         self.login_root()
@@ -182,7 +184,9 @@ class Mapp:
         )
 
     def simple_html(self, index: str, project: str, status: int = 200) -> Any:
-        return self.app.get(f"/{index}/+simple/{project}/", headers={"Accept": "text/html", **self.headers}, status=status)
+        return self.app.get(
+            f"/{index}/+simple/{project}/", headers={"Accept": "text/html", **self.headers}, status=status
+        )
 
 
 def twine_fields(dist: Dist) -> dict[str, str]:
@@ -215,6 +219,8 @@ class LiveServer:
     process: subprocess.Popen[str]
     args: list[str] = field(default_factory=list)
     log_path: Path | None = None
+    _log_file: Any = None
+    _pump: Any = None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self.process.poll() is None:
@@ -224,6 +230,12 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
+        if self._pump is not None:
+            self._pump.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if self._log_file is not None and not self._log_file.closed:
+            self._log_file.close()
         return self.process.returncode
 
     def log(self) -> str:
@@ -251,9 +263,17 @@ def start_server(
     serverdir.mkdir(parents=True, exist_ok=True)
     log_path = serverdir.parent / f"{serverdir.name}.log"
     args = [
-        sys.executable, "-m", "idx_server", "--serverdir", str(serverdir), "--port", str(port),
-        "--root-password", ROOT_PASSWORD, *extra_args,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "idx_server",
+        "--serverdir",
+        str(serverdir),
+        "--port",
+        str(port),
+        "--root-password",
+        ROOT_PASSWORD,
+        *extra_args,
+    ]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     log_file = log_path.open("a")
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log_file, text=True, env=environment)
@@ -275,20 +295,24 @@ def start_server(
     if url is None:
         process.kill()
         raise RuntimeError(f"idx-server did not start:\n{log_path.read_text()}")
-    _drain(process, log_file)
-    return LiveServer(url, serverdir, process, args, log_path)
+    return LiveServer(url, serverdir, process, args, log_path, log_file, _drain(process, log_file))
 
 
-def _drain(process: subprocess.Popen[str], log_file: Any) -> None:
+def _drain(process: subprocess.Popen[str], log_file: Any) -> Any:
     import threading
 
     def pump() -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            log_file.write(line)
-            log_file.flush()
+        try:
+            for line in process.stdout:
+                log_file.write(line)
+                log_file.flush()
+        except (ValueError, OSError):
+            pass  # closed on stop
 
-    threading.Thread(target=pump, daemon=True).start()
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
 
 
 @pytest.fixture

@@ -84,7 +84,9 @@ def _zip_info(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def make_wheel(project: Project, tag: str = "py3-none-any", members: Iterable[tuple[str, bytes]] = ()) -> Dist:
+def make_wheel(
+    project: Project, tag: str = "py3-none-any", members: Iterable[tuple[str, bytes]] = ()
+) -> Dist:
     dist_info = f"{project.dist_name}-{project.version}.dist-info"
     metadata = core_metadata(project)
     files: list[tuple[str, bytes]] = [
@@ -92,7 +94,10 @@ def make_wheel(project: Project, tag: str = "py3-none-any", members: Iterable[tu
         *((path, text.encode()) for path, text in project.extra_files.items()),
         *members,
         (f"{dist_info}/METADATA", metadata),
-        (f"{dist_info}/WHEEL", f"Wheel-Version: 1.0\nGenerator: idx-tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()),
+        (
+            f"{dist_info}/WHEEL",
+            f"Wheel-Version: 1.0\nGenerator: idx-tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode(),
+        ),
     ]
     record = "\n".join([*(_record_line(p, d) for p, d in files), f"{dist_info}/RECORD,,"]) + "\n"
     files.append((f"{dist_info}/RECORD", record.encode()))

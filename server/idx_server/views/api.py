@@ -75,7 +75,7 @@ def login(request: Request) -> Response:
 @view_config(route_name="logout", request_method="POST")
 def logout(request: Request) -> Response:
     credentials = request_credentials(request)
-    revoked = bool(credentials) and request.find_service(AuthService).revoke(credentials[1])
+    revoked = credentials is not None and request.find_service(AuthService).revoke(credentials[1])
     return message_response(request, "logged out" if revoked else "no login token to revoke")
 
 
@@ -87,14 +87,14 @@ def status(request: Request) -> Response:
 @view_config(route_name="root", request_method="GET", permission=READ, accept="application/json")
 @view_config(route_name="root", request_method="GET", permission=READ)
 def user_list(request: Request) -> Response:
-    users = request.find_service(UserService).list()
+    users = request.find_service(UserService).all_users()
     indexes = request.find_service(IndexService)
     result = {}
     for user in users:
         data = user.public_dict()
         data["indexes"] = {
             ix.name: ix.config.as_dict()
-            for ix in indexes.list(user.name)
+            for ix in indexes.all_indexes(user.name)
             if request.has_permission(READ, IndexResource.of(request, ix))
         }
         result[user.name] = data

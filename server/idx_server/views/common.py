@@ -27,13 +27,12 @@ def json_response(
     data: dict[str, Any] = {"type": kind, "result": result}
     if message:
         data["message"] = message
-    response = Response(
+    return Response(
         body=json.dumps(data, indent=None, separators=(",", ":")).encode("utf-8"),
         content_type=APPLICATION_JSON,
         charset="utf-8",
         status=status,
     )
-    return response
 
 
 def message_response(request: Request, message: str, status: int = 200) -> Response:
@@ -68,13 +67,14 @@ def current_user(request: Request) -> str:
 
 def outside_url(request: Request) -> str:
     """The server's public base URL, without a trailing slash."""
-    header = request.headers.get("X-Outside-Url")
+    header: str | None = request.headers.get("X-Outside-Url")
     if header:
         return header.rstrip("/")
     configured: str = request.registry["idx.settings"].outside_url
     if configured:
         return configured.rstrip("/")
-    return request.application_url.rstrip("/")
+    application_url: str = request.application_url
+    return application_url.rstrip("/")
 
 
 def index_url(request: Request, index_name: str) -> str:
@@ -91,9 +91,18 @@ def wants_simple(request: Request, json_first: bool) -> str | None:
     fmt = request.GET.get("format")
     if fmt:
         return simple_format(fmt)
-    offers = [APPLICATION_JSON, *SIMPLE_TYPES, LATEST_JSON, LATEST_HTML] if json_first else [
-        TEXT_HTML, HTML_TYPE, JSON_TYPE, LATEST_JSON, LATEST_HTML, APPLICATION_JSON,
-    ]  # fmt: skip
+    offers = (
+        [APPLICATION_JSON, *SIMPLE_TYPES, LATEST_JSON, LATEST_HTML]
+        if json_first
+        else [
+            TEXT_HTML,
+            HTML_TYPE,
+            JSON_TYPE,
+            LATEST_JSON,
+            LATEST_HTML,
+            APPLICATION_JSON,
+        ]
+    )
     accept = request.accept
     matches = accept.acceptable_offers(offers) if accept else []
     best = matches[0][0] if matches else (APPLICATION_JSON if json_first else TEXT_HTML)
@@ -116,8 +125,7 @@ class NotAcceptableFormat(InvalidInput):
 
     def __init__(self, fmt: str) -> None:
         super().__init__(
-            f"format {fmt!r} is not offered; use one of {', '.join(SIMPLE_TYPES)} "
-            f"(or the 'latest' variants)"
+            f"format {fmt!r} is not offered; use one of {', '.join(SIMPLE_TYPES)} (or the 'latest' variants)"
         )
 
 
@@ -130,3 +138,12 @@ def flag(request: Request, name: str) -> bool:
     if name not in request.GET:
         return False
     return request.GET.get(name, "").lower() not in ("0", "false", "no", "off")
+
+
+def wants_browser(request: Request) -> bool:
+    """Whether the client is a browser (prefers text/html and names no simple or JSON type)."""
+    accept = request.accept
+    if not accept:
+        return False
+    offers = accept.acceptable_offers([TEXT_HTML, APPLICATION_JSON, JSON_TYPE, HTML_TYPE])
+    return bool(offers) and offers[0][0] == TEXT_HTML and "application/vnd.pypi" not in str(accept)

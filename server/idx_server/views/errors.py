@@ -55,7 +55,9 @@ def reason_phrase(message: str) -> str:
     return line[:_MAX_REASON]
 
 
-def error_response(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     accept = request.accept
     offers = accept.acceptable_offers(["application/json", "text/plain"]) if accept else []
     if not offers or offers[0][0] == "application/json":

@@ -27,7 +27,8 @@ def _locate(request: Request, filename: str | None = None) -> FileLocation:
     key_prefix = request.matchdict["h3"] + request.matchdict["h13"]
     if len(key_prefix) != 16:
         raise NotFound(f"no such file: {request.path}")
-    return request.find_service(FileService).locate(index, key_prefix, filename or request.matchdict["filename"])
+    service: FileService = request.find_service(FileService)
+    return service.locate(index, key_prefix, filename or request.matchdict["filename"])
 
 
 def _limited(handle: IO[bytes], length: int) -> Iterator[bytes]:
@@ -55,13 +56,18 @@ def blob_response(request: Request, sha256: str, size: int, filename: str, conte
         return Response(status=304, headers=headers)
     settings: Settings = request.registry["idx.settings"]
     if settings.x_accel_redirect:
-        response = Response(headers=headers, content_type=content_type)
-        response.headers["X-Accel-Redirect"] = f"{settings.x_accel_redirect}{sha256[:2]}/{sha256[2:4]}/{sha256}"
+        response = Response(headers=headers)
+        response.content_type = content_type
+        response.headers["X-Accel-Redirect"] = (
+            f"{settings.x_accel_redirect}{sha256[:2]}/{sha256[2:4]}/{sha256}"
+        )
         return response
     try:
         handle = service.blobs.open(sha256)
     except FileNotFoundError:
-        raise NotFound(f"{filename} is registered but its content is missing; run 'idx-server check'") from None
+        raise NotFound(
+            f"{filename} is registered but its content is missing; run 'idx-server check'"
+        ) from None
     byte_range = request.range.range_for_length(size) if request.range else None
     if request.range and byte_range is None:
         handle.close()
@@ -71,13 +77,15 @@ def blob_response(request: Request, sha256: str, size: int, filename: str, conte
     if byte_range is not None:
         start, end = byte_range
         handle.seek(start)
-        response = Response(status=206, headers=headers, content_type=content_type)
+        response = Response(status=206, headers=headers)
+        response.content_type = content_type
         response.app_iter = _limited(handle, end - start)
         response.content_length = end - start
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         return response
     wrapper = request.environ.get("wsgi.file_wrapper")
-    response = Response(headers=headers, content_type=content_type)
+    response = Response(headers=headers)
+    response.content_type = content_type
     response.app_iter = wrapper(handle, BLOCK_SIZE) if wrapper else _limited(handle, size)
     response.content_length = size
     return response
@@ -118,7 +126,11 @@ def delete_file(request: Request) -> Response:
     location = _locate(request)
     context: IndexResource = request.context
     if location.origin.id != context.require_index().id:
-        raise NotFound(f"{location.file.filename} is on {location.origin.full_name}, not on {context.index_name}")
+        raise NotFound(
+            f"{location.file.filename} is on {location.origin.full_name}, not on {context.index_name}"
+        )
     force = flag(request, "force") and bool(request.has_permission(INDEX_MODIFY))
-    request.find_service(ReleaseService).delete_file(location.origin, location.file, current_user(request), force)
+    request.find_service(ReleaseService).delete_file(
+        location.origin, location.file, current_user(request), force
+    )
     return message_response(request, f"{location.file.filename} deleted from {location.origin.full_name}")

@@ -9,6 +9,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from idx_server.mirror.upstream import redact_url
 from idx_server.model.errors import InvalidInput, NotFound
 from idx_server.model.indexes import Index
 from idx_server.model.principals import INDEX_CREATE, INDEX_DELETE, INDEX_MODIFY, READ
@@ -17,9 +18,9 @@ from idx_server.services.indexes import IndexService
 from idx_server.services.users import UserService
 from idx_server.views.common import (
     flag,
-    outside_url,
     json_response,
     message_response,
+    outside_url,
     read_json,
     read_json_object,
     wants_simple,
@@ -29,6 +30,8 @@ from idx_server.views.simple import render_project_list
 
 def indexconfig(request: Request, index: Index, with_projects: bool = True) -> dict[str, Any]:
     data = index.config.as_dict()
+    if data.get("mirror_url"):
+        data["mirror_url"] = redact_url(data["mirror_url"])
     if with_projects:
         data["projects"] = request.find_service(IndexService).project_names(index)
     return data
@@ -57,7 +60,9 @@ def create_index(request: Request) -> Response:
     request.find_service(UserService).get(context.user_name)
     name = request.matchdict["index"]
     index = request.find_service(IndexService).create(context.user_name, name, read_json_object(request))
-    return json_response(request, "indexconfig", indexconfig(request, index), status=201, message="index created")
+    return json_response(
+        request, "indexconfig", indexconfig(request, index), status=201, message="index created"
+    )
 
 
 @view_config(route_name="index", request_method="PATCH", permission=INDEX_MODIFY)

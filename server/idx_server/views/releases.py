@@ -56,7 +56,9 @@ def get_project(request: Request) -> Response:
 @view_config(route_name="project", request_method="DELETE", permission=DELETE)
 def delete_project(request: Request) -> Response:
     index, project = _target(request)
-    request.find_service(ReleaseService).delete_project(index, project, current_user(request), _force(request))
+    request.find_service(ReleaseService).delete_project(
+        index, project, current_user(request), _force(request)
+    )
     return message_response(request, f"project {project} deleted from {index.full_name}")
 
 

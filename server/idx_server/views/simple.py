@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyramid.httpexceptions import HTTPMovedPermanently
+from pyramid.httpexceptions import HTTPFound, HTTPMovedPermanently
 from pyramid.request import Request
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
@@ -12,7 +12,13 @@ from idx_server.model.names import project_name
 from idx_server.model.principals import READ
 from idx_server.resources import IndexResource
 from idx_server.services.simple import RenderedPage, SimpleService
-from idx_server.views.common import content_type_header, outside_url, wants_simple
+from idx_server.views.common import (
+    content_type_header,
+    message_response,
+    outside_url,
+    wants_browser,
+    wants_simple,
+)
 
 PRIVATE_CACHE_CONTROL = "max-age=0, must-revalidate"
 MIRROR_CACHE_CONTROL = "max-age=600"
@@ -34,8 +40,7 @@ def _page_response(request: Request, index: Index, page: RenderedPage) -> Respon
         headers["Warning"] = '110 idx "Response is Stale: upstream could not be reached"'
         headers["Cache-Control"] = "no-cache"
     if page.etag in (request.if_none_match or ()):
-        response = Response(status=304, headers=headers)
-        return response
+        return Response(status=304, headers=headers)
     gzip_ok = "gzip" in (request.headers.get("Accept-Encoding") or "")
     if page.path is not None:
         use_gz = gzip_ok and page.gzipped_path is not None
@@ -89,3 +94,16 @@ def simple_project(request: Request) -> Response:
     media_type = wants_simple(request, json_first=False)
     assert media_type is not None
     return render_project_page(request, index, project, media_type, base="../../")
+
+
+@view_config(route_name="simple_refresh", request_method="POST", permission=READ)
+def refresh(request: Request) -> Response:
+    """devpi's refresh: revalidate the project on every mirror of the resolution order now."""
+    context: IndexResource = request.context
+    index = context.require_index()
+    project = project_name(request.matchdict["project"])
+    refreshed = request.find_service(SimpleService).refresh(index, project)
+    location = f"{outside_url(request)}/{index.full_name}/+simple/{project}/"
+    if wants_browser(request):
+        raise HTTPFound(location=location)
+    return message_response(request, f"refreshed {project} from {', '.join(refreshed) or 'no mirror'}")

@@ -29,5 +29,4 @@ def upload(request: Request) -> Response:
         settings.max_upload_size,
     )
     result = service.upload(index, form, current_user(request), f"{outside_url(request)}/{index.full_name}/")
-    response = Response(body=(result.message + "\n").encode("utf-8"), content_type="text/plain", charset="utf-8")
-    return response
+    return Response(body=(result.message + "\n").encode("utf-8"), content_type="text/plain", charset="utf-8")

@@ -21,7 +21,7 @@ def userconfig(request: Request, user: User) -> dict[str, Any]:
     data = user.public_dict()
     data["indexes"] = {
         ix.name: ix.config.as_dict()
-        for ix in request.find_service(IndexService).list(user.name)
+        for ix in request.find_service(IndexService).all_indexes(user.name)
         if request.has_permission(READ, IndexResource.of(request, ix))
     }
     return data

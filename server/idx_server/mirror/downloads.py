@@ -1,0 +1,196 @@
+"""First downloads of mirror files: one upstream request however many clients ask,
+streamed to all of them while it is written and hashed, committed only when verified.
+
+The download runs on its own thread, so a client that goes away does not stop it.
+Readers follow the temp file as it grows and hold back the last bytes until the file
+is verified: a client never receives a complete response carrying wrong bytes — on a
+mismatch its transfer is cut short and nothing is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from idx_server.model.distfiles import DistFile
+from idx_server.model.errors import IdxError, NotFound, UpstreamError
+from idx_server.storage import BlobStore, BlobWriter
+
+log = logging.getLogger("idx.mirror")
+
+CHUNK = 64 * 1024
+#: How long a reader waits for more bytes before it checks again.
+WAIT = 1.0
+
+
+class SharedDownload:
+    """One upstream download, readable by any number of clients while it runs."""
+
+    def __init__(
+        self,
+        file: DistFile,
+        open_response: Callable[[], Any],
+        blobs: BlobStore,
+        on_verified: Callable[[str, int], None],
+        describe: str,
+    ) -> None:
+        self.file = file
+        self._open_response = open_response
+        self._blobs = blobs
+        self._on_verified = on_verified
+        self.describe = describe
+        self._writer: BlobWriter = blobs.writer()
+        self._temp: Path | None = self._writer.temp_path
+        self._cond = threading.Condition()
+        self._written = 0
+        self._done = False
+        self.error: IdxError | None = None
+        self.sha256: str | None = None
+        self.size: int | None = file.size
+        self.content_type = "application/octet-stream"
+        self.started = threading.Event()
+
+    # -- the downloading thread ----------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._download()
+        except IdxError as exc:
+            self._fail(exc)
+        except Exception as exc:  # the thread must always finish the download's state
+            log.exception("download of %s failed", self.describe)
+            self._fail(UpstreamError(f"download of {self.file.filename} failed: {exc}"))
+
+    def _download(self) -> None:
+        response = self._open_response()
+        try:
+            if response.status == 404:
+                raise NotFound(f"upstream has no file {self.file.filename} (404)")
+            if response.status != 200:
+                raise UpstreamError(f"upstream answered {response.status} for {self.file.filename}")
+            length = response.headers.get("Content-Length")
+            if self.size is None and length and length.isdigit():
+                self.size = int(length)
+            self.started.set()
+            for chunk in response.stream(CHUNK, decode_content=False):
+                self._writer.write(chunk)
+                self._writer.flush()  # type: ignore[attr-defined]
+                with self._cond:
+                    self._written += len(chunk)
+                    self._cond.notify_all()
+        finally:
+            response.release_conn()
+        self._verify_and_commit()
+
+    def _verify_and_commit(self) -> None:
+        digests = self._writer.hexdigests()
+        expected = self.file.sha256
+        if self.size is not None and self._writer.size != self.size:
+            raise UpstreamError(
+                f"{self.file.filename} from upstream has {self._writer.size} bytes, "
+                f"upstream advertised {self.size}; nothing was kept"
+            )
+        if expected and digests["sha256"] != expected:
+            raise UpstreamError(
+                f"{self.file.filename} from upstream has sha256 {digests['sha256']}, "
+                f"upstream advertised {expected}; nothing was kept"
+            )
+        for name, value in self.file.hashes.items():
+            if name in ("md5",) and digests.get(name) not in (None, value):
+                raise UpstreamError(f"{self.file.filename} from upstream does not match its {name} hash")
+        sha256 = self._writer.commit()
+        self._on_verified(sha256, self._writer.size)
+        with self._cond:
+            self.sha256 = sha256
+            self._done = True
+            self._cond.notify_all()
+
+    def _fail(self, error: IdxError) -> None:
+        if isinstance(error, UpstreamError):
+            log.error("mirror download of %s failed: %s", self.describe, error.message)
+        self._writer.discard()
+        with self._cond:
+            self.error = error
+            self._done = True
+            self._cond.notify_all()
+        self.started.set()
+
+    # -- readers -------------------------------------------------------------------------
+    def wait_started(self, timeout: float) -> None:
+        """Block until upstream answered (or failed); raise if it failed."""
+        if not self.started.wait(timeout):
+            raise UpstreamError(f"upstream did not start sending {self.file.filename} in time")
+        if self.error is not None and self._written == 0:
+            raise self.error
+
+    def reader(self) -> Iterator[bytes]:
+        handle = self._open_for_reading()
+        try:
+            yield from self._follow(handle)
+        finally:
+            handle.close()
+
+    def _open_for_reading(self) -> IO[bytes]:
+        if self._temp is not None:
+            try:
+                return self._temp.open("rb")
+            except FileNotFoundError:
+                pass
+        with self._cond:
+            while not self._done:
+                self._cond.wait(WAIT)
+        if self.sha256 is None:
+            raise self.error or UpstreamError(f"download of {self.file.filename} failed")
+        return self._blobs.open(self.sha256)
+
+    def _follow(self, handle: IO[bytes]) -> Iterator[bytes]:
+        sent = 0
+        while True:
+            with self._cond:
+                while not self._done and self._written - sent <= 1:
+                    self._cond.wait(WAIT)
+                done, error, written = self._done, self.error, self._written
+            if error is not None:
+                raise error
+            # Until verified, keep the final byte back: the response cannot complete early.
+            limit = written if done else written - 1
+            while sent < limit:
+                chunk = handle.read(min(CHUNK, limit - sent))
+                if not chunk:
+                    break
+                sent += len(chunk)
+                yield chunk
+            if done:
+                return
+
+
+class DownloadCoordinator:
+    """Tracks running downloads so concurrent first requests share one."""
+
+    def __init__(self) -> None:
+        self._running: dict[tuple[int, str], SharedDownload] = {}
+        self._lock = threading.Lock()
+
+    def get_or_start(self, key: tuple[int, str], create: Callable[[], SharedDownload]) -> SharedDownload:
+        with self._lock:
+            download = self._running.get(key)
+            if download is not None:
+                return download
+            download = create()
+            self._running[key] = download
+
+        def run() -> None:
+            try:
+                download.run()
+            finally:
+                with self._lock:
+                    self._running.pop(key, None)
+
+        threading.Thread(target=run, name=f"idx-download-{key[1]}", daemon=True).start()
+        return download
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)

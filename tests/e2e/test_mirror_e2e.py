@@ -1,0 +1,205 @@
+"""The mirror with a real server and real installers: pip and uv through root/pypi and
+through an inheriting index, a warm cache, an outage, a restart during the outage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+from fakes.upstream import FakeUpstream
+from idx_server.testing import ROOT_PASSWORD, basic_auth, start_server
+
+
+@pytest.fixture
+def upstream():
+    fake = FakeUpstream().start()
+    fake.add("lib-one", "1.0")
+    fake.add("lib-one", "1.1")
+    fake.add("app-two", "2.0", requires_dist=["lib-one>=1.1"])
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def server(tmp_path, upstream):
+    srv = start_server(tmp_path / "srv", "--mirror-url", upstream.url)
+    yield srv
+    srv.stop()
+
+
+def pip_install(venv: Path, index_url: str, env: dict, *requirements: str) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: PLW1510 - callers check returncode and show stderr
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--index-url",
+            index_url,
+            *requirements,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def uv_install(venv: Path, index_url: str, env: dict, *requirements: str) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: PLW1510 - callers check returncode and show stderr
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--no-cache",
+            "--index-url",
+            index_url,
+            *requirements,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def installed(venv: Path) -> dict[str, str]:
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PIP_CONFIG_FILE": os.devnull, "PATH": os.environ["PATH"]},
+    ).stdout
+    return {p["name"]: p["version"] for p in json.loads(out)}
+
+
+def api(
+    server, method: str, path: str, body: object, auth: tuple[str, str] = ("root", ROOT_PASSWORD)
+) -> dict:
+    request = urllib.request.Request(
+        server.url + path,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json", "Accept": "application/json", **basic_auth(*auth)},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def test_pip_and_uv_through_root_pypi_and_a_stage(server, upstream, venv_factory, client_env):
+    index = f"{server.url}/root/pypi/+simple/"
+    venv = venv_factory()
+    result = pip_install(venv, index, client_env, "app-two")
+    assert result.returncode == 0, result.stderr
+    assert installed(venv)["lib-one"] == "1.1"
+    files_after_first = upstream.count("/files/")
+    assert files_after_first >= 2
+
+    # A second install into a fresh venv asks upstream for no files.
+    venv2 = venv_factory()
+    result = pip_install(venv2, index, client_env, "app-two")
+    assert result.returncode == 0, result.stderr
+    assert upstream.count("/files/") == files_after_first
+
+    # uv, through an index inheriting root/pypi.
+    api(server, "PUT", "/alice", {"password": "pw"})
+    api(server, "PUT", "/alice/dev", {"bases": ["root/pypi"]}, auth=("alice", "pw"))
+    venv3 = venv_factory()
+    result = uv_install(venv3, f"{server.url}/alice/dev/+simple/", client_env, "app-two")
+    assert result.returncode == 0, result.stderr
+    assert installed(venv3)["app-two"] == "2.0"
+    assert upstream.count("/files/") == files_after_first
+
+
+def test_outage_and_restart_during_outage(tmp_path, server, upstream, venv_factory, client_env):
+    index = f"{server.url}/root/pypi/+simple/"
+    result = pip_install(venv_factory(), index, client_env, "app-two")
+    assert result.returncode == 0, result.stderr
+    api(server, "PATCH", "/root/pypi", ["mirror_cache_expiry=0"])
+
+    upstream.stop()
+    result = pip_install(venv_factory(), index, client_env, "app-two")
+    assert result.returncode == 0, result.stderr
+
+    server.stop()
+    restarted = start_server(server.serverdir, "--mirror-url", upstream.url)
+    try:
+        result = pip_install(venv_factory(), f"{restarted.url}/root/pypi/+simple/", client_env, "app-two")
+        assert result.returncode == 0, result.stderr
+        result = uv_install(venv_factory(), f"{restarted.url}/root/pypi/+simple/", client_env, "app-two")
+        assert result.returncode == 0, result.stderr
+    finally:
+        restarted.stop()
+
+
+def test_concurrent_first_downloads_share_one_upstream_request(server, upstream):
+    (big,) = upstream.add("bigfile", "1.0", code="DATA = '" + "z" * 400_000 + "'\n")
+    upstream.chunk_delay = 0.02
+    page_request = urllib.request.Request(
+        f"{server.url}/root/pypi/+simple/bigfile/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(page_request) as response:
+        entry = json.load(response)["files"][0]
+    url = urljoin(f"{server.url}/root/pypi/+simple/bigfile/", entry["url"])
+    results: list[str] = []
+
+    def fetch() -> None:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            results.append(hashlib.sha256(response.read()).hexdigest())
+
+    threads = [threading.Thread(target=fetch) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [big.dist.sha256] * 6
+    assert upstream.file_requests(big.filename) == 1
+
+
+def test_corrupt_upstream_file_never_completes(server, upstream):
+    (bad,) = upstream.add("badbytes", "1.0", code="DATA = '" + "q" * 100_000 + "'\n")
+    bad.corrupt_with = bad.dist.content[:-10] + b"0123456789"
+    page_request = urllib.request.Request(
+        f"{server.url}/root/pypi/+simple/badbytes/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(page_request) as response:
+        entry = json.load(response)["files"][0]
+    url = urljoin(f"{server.url}/root/pypi/+simple/badbytes/", entry["url"])
+    with pytest.raises(Exception):  # noqa: B017  - any failure; never a complete 200
+        with urllib.request.urlopen(url, timeout=60) as response:
+            response.read()
+    assert "nothing was kept" in server.log()
+
+
+@pytest.mark.pypi
+def test_real_pypi(tmp_path, venv_factory, client_env):
+    """Opt-in (IDX_TEST_PYPI=1): install requests through the real PyPI, twice."""
+    srv = start_server(tmp_path / "pypi-srv")
+    try:
+        index = f"{srv.url}/root/pypi/+simple/"
+        result = pip_install(venv_factory(), index, client_env, "requests")
+        assert result.returncode == 0, result.stderr
+        cached = srv.json("/+status")["result"]["counts"]["files"]
+        assert cached >= 5  # requests and its dependencies
+        served_before = srv.log().count("/+f/")
+        result = pip_install(venv_factory(), index, client_env, "requests")
+        assert result.returncode == 0, result.stderr
+        assert srv.log().count("/+f/") > served_before
+        # Every file came from the cache: nothing new was fetched from PyPI.
+        assert srv.json("/+status")["result"]["counts"]["files"] == cached
+    finally:
+        srv.stop()

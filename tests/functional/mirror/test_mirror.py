@@ -1,0 +1,313 @@
+"""root/pypi and other mirror indexes, in process, against a fake upstream."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from urllib.parse import urljoin
+
+import pytest
+from idx_server.app import build_core, initialize, make_app
+from idx_server.plugins import get_plugin_manager
+from idx_server.services.clock import iso_from_timestamp
+
+JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
+
+
+def file_url(mapp, index, project, filename):
+    page = mapp.simple_json(index, project).json
+    entry = next(f for f in page["files"] if f["filename"] == filename)
+    return urljoin(f"/{index}/+simple/{project}/", entry["url"]), entry
+
+
+def fresh_app(idx_settings):
+    """A second server on the same server directory (a restart)."""
+    import webtest
+
+    core = build_core(idx_settings, get_plugin_manager(load_entrypoints=False))
+    initialize(core)
+    return core, webtest.TestApp(make_app(core))
+
+
+class TestUpstreamFacts:
+    def test_json_upstream_facts_are_kept(self, mapp, upstream):
+        upstream.add(
+            "facts", "1.0", sdist=True, requires_python=">=3.9", upload_time="2023-05-06T07:08:09.123456Z"
+        )
+        upstream.file("facts-1.0.tar.gz").yanked = "broken build"
+        page = mapp.simple_json("root/pypi", "facts").json
+        wheel, sdist = page["files"]
+        assert wheel["requires-python"] == ">=3.9"
+        assert wheel["upload-time"] == "2023-05-06T07:08:09.123456Z"
+        assert wheel["size"] == len(upstream.file(wheel["filename"]).dist.content)
+        assert wheel["hashes"] == {"sha256": upstream.file(wheel["filename"]).dist.sha256}
+        assert wheel["core-metadata"] == {
+            "sha256": hashlib.sha256(upstream.file(wheel["filename"]).dist.metadata).hexdigest()
+        }
+        assert wheel["yanked"] is False
+        assert sdist["yanked"] == "broken build"
+        assert page["versions"] == ["1.0"]
+
+    def test_html_only_upstream(self, mapp, upstream):
+        upstream.formats = {"html"}
+        upstream.add("htmlonly", "2.0", requires_python="<4,>=3.8")
+        upstream.file("htmlonly-2.0-py3-none-any.whl").yanked = "oops"
+        page = mapp.simple_json("root/pypi", "htmlonly").json
+        (entry,) = page["files"]
+        assert entry["requires-python"] == "<4,>=3.8"
+        assert entry["yanked"] == "oops"
+        assert entry["hashes"]["sha256"] == upstream.file(entry["filename"]).dist.sha256
+        html = mapp.simple_html("root/pypi", "htmlonly").text
+        assert 'data-requires-python="&lt;4,&gt;=3.8"' in html
+        assert 'data-yanked="oops"' in html
+
+    def test_project_status_passes_through(self, mapp, upstream):
+        upstream.add("archived-thing")
+        upstream.projects["archived-thing"].status = "archived"
+        page = mapp.simple_json("root/pypi", "archived-thing").json
+        assert page["project-status"] == {"status": "archived"}
+
+    def test_unknown_project_is_404(self, mapp, upstream):
+        mapp.simple_json("root/pypi", "does-not-exist", status=404)
+        assert upstream.count("/simple/does-not-exist/") == 1
+
+
+class TestPageCache:
+    def test_page_is_fetched_once_while_fresh(self, mapp, upstream):
+        upstream.add("cached")
+        for _ in range(3):
+            mapp.simple_json("root/pypi", "cached")
+        assert upstream.count("/simple/cached/") == 1
+
+    def test_expired_page_is_revalidated_with_etag(self, mapp, upstream):
+        upstream.add("reval")
+        mapp.login_root()
+        mapp.modify_index("root/pypi", ["mirror_cache_expiry=0"])
+        mapp.simple_json("root/pypi", "reval")
+        mapp.simple_json("root/pypi", "reval")
+        log = [headers for path, headers in upstream.request_log if path == "/simple/reval/"]
+        assert len(log) == 2
+        assert "If-None-Match" not in log[0]
+        assert log[1]["If-None-Match"]
+
+    def test_new_upstream_release_seen_after_expiry(self, mapp, upstream):
+        upstream.add("grows", "1.0")
+        mapp.login_root()
+        mapp.modify_index("root/pypi", ["mirror_cache_expiry=0"])
+        assert mapp.simple_json("root/pypi", "grows").json["versions"] == ["1.0"]
+        upstream.add("grows", "1.1")
+        assert mapp.simple_json("root/pypi", "grows").json["versions"] == ["1.0", "1.1"]
+
+    def test_refresh_forces_revalidation(self, mapp, upstream):
+        upstream.add("refreshme", "1.0")
+        mapp.simple_json("root/pypi", "refreshme")
+        upstream.add("refreshme", "2.0")
+        assert mapp.simple_json("root/pypi", "refreshme").json["versions"] == ["1.0"]
+        mapp.app.post("/root/pypi/+simple/refreshme/refresh", headers={"Accept": "application/json"})
+        assert mapp.simple_json("root/pypi", "refreshme").json["versions"] == ["1.0", "2.0"]
+
+    def test_cache_survives_restart(self, mapp, upstream, idx_settings):
+        upstream.add("survivor")
+        url, _entry = file_url(mapp, "root/pypi", "survivor", "survivor-1.0-py3-none-any.whl")
+        mapp.app.get(url)
+        upstream.reset_counts()
+        core, app = fresh_app(idx_settings)
+        try:
+            app.get("/root/pypi/+simple/survivor/", headers=JSON)
+            app.get(url)
+        finally:
+            core.close()
+        assert upstream.count() == 0
+
+
+class TestFiles:
+    def test_file_fetched_once_then_served_from_cache(self, mapp, upstream):
+        upstream.add("once")
+        url, entry = file_url(mapp, "root/pypi", "once", "once-1.0-py3-none-any.whl")
+        for _ in range(3):
+            body = mapp.app.get(url).body
+            assert hashlib.sha256(body).hexdigest() == entry["hashes"]["sha256"]
+        assert upstream.file_requests("once-1.0-py3-none-any.whl") == 1
+
+    def test_corrupt_file_is_not_kept(self, mapp, upstream, idx_core, caplog):
+        upstream.add("corrupt")
+        upstream.file("corrupt-1.0-py3-none-any.whl").corrupt_with = b"x" * 2000
+        url, _entry = file_url(mapp, "root/pypi", "corrupt", "corrupt-1.0-py3-none-any.whl")
+        with pytest.raises(Exception, match=r"sha256|bytes"):
+            mapp.app.get(url)
+        assert "nothing was kept" in caplog.text
+        blobs = [p for p in (idx_core.settings.serverdir / "+files").rglob("*") if p.is_file()]
+        assert all(".tmp" not in p.parts for p in blobs)
+        # The upstream is fixed: the next request fetches again and succeeds.
+        upstream.file("corrupt-1.0-py3-none-any.whl").corrupt_with = None
+        assert mapp.app.get(url).status_int == 200
+        assert upstream.file_requests("corrupt-1.0-py3-none-any.whl") == 2
+
+    def test_core_metadata_from_upstream(self, mapp, upstream):
+        upstream.add("meta")
+        url, entry = file_url(mapp, "root/pypi", "meta", "meta-1.0-py3-none-any.whl")
+        data = mapp.app.get(url + ".metadata").body
+        assert hashlib.sha256(data).hexdigest() == entry["core-metadata"]["sha256"]
+        assert data == upstream.file("meta-1.0-py3-none-any.whl").dist.metadata
+
+    def test_core_metadata_extracted_when_upstream_has_none(self, mapp, upstream):
+        upstream.add("nometa", core_metadata=False)
+        url, entry = file_url(mapp, "root/pypi", "nometa", "nometa-1.0-py3-none-any.whl")
+        assert entry["core-metadata"] is False
+        mapp.app.get(url + ".metadata", status=404)
+        mapp.app.get(url)
+        _url, entry = file_url(mapp, "root/pypi", "nometa", "nometa-1.0-py3-none-any.whl")
+        data = mapp.app.get(url + ".metadata").body
+        assert entry["core-metadata"] == {"sha256": hashlib.sha256(data).hexdigest()}
+        assert data == upstream.file("nometa-1.0-py3-none-any.whl").dist.metadata
+
+    def test_range_request_on_cached_file(self, mapp, upstream):
+        upstream.add("ranged")
+        url, _entry = file_url(mapp, "root/pypi", "ranged", "ranged-1.0-py3-none-any.whl")
+        full = mapp.app.get(url).body
+        part = mapp.app.get(url, headers={"Range": "bytes=10-19"}, status=206)
+        assert part.body == full[10:20]
+
+
+class TestOutage:
+    def test_cached_project_served_when_upstream_down(self, mapp, upstream):
+        upstream.add("resilient")
+        url, _entry = file_url(mapp, "root/pypi", "resilient", "resilient-1.0-py3-none-any.whl")
+        mapp.app.get(url)
+        mapp.login_root()
+        mapp.modify_index("root/pypi", ["mirror_cache_expiry=0"])
+        upstream.stop()
+        response = mapp.simple_json("root/pypi", "resilient")
+        assert response.headers["X-Idx-Stale"] == "root/pypi"
+        assert [f["filename"] for f in response.json["files"]] == ["resilient-1.0-py3-none-any.whl"]
+        assert mapp.app.get(url).status_int == 200
+
+    def test_unknown_project_when_upstream_down_is_503_quickly(self, mapp, upstream):
+        upstream.stop()
+        start = time.monotonic()
+        response = mapp.simple_json("root/pypi", "never-seen", status=503)
+        assert time.monotonic() - start < 5
+        assert "cannot be reached" in response.json["message"]
+
+    def test_upstream_5xx_for_unknown_project_is_502(self, mapp, upstream):
+        upstream.fail_status = 500
+        response = mapp.simple_json("root/pypi", "broken", status=502)
+        assert "500" in response.json["message"]
+
+    def test_upstream_5xx_serves_stale(self, mapp, upstream):
+        upstream.add("flaky")
+        mapp.simple_json("root/pypi", "flaky")
+        mapp.login_root()
+        mapp.modify_index("root/pypi", ["mirror_cache_expiry=0"])
+        upstream.fail_status = 503
+        response = mapp.simple_json("root/pypi", "flaky")
+        assert response.headers["X-Idx-Stale"] == "root/pypi"
+
+
+class TestDependencyConfusion:
+    @pytest.fixture
+    def dev(self, mapp, upstream):
+        upstream.add("internal-tool", "99.0")
+        upstream.add("public-lib", "1.0")
+        mapp.create_and_login_user("alice")
+        mapp.create_index("dev", bases=["root/pypi"])
+        mapp.upload("alice/dev", name="internal-tool", version="1.0")
+        return mapp
+
+    def test_private_project_hides_mirror_and_is_not_asked_upstream(self, dev, upstream):
+        page = dev.simple_json("alice/dev", "internal-tool").json
+        assert page["versions"] == ["1.0"]
+        assert upstream.count("/simple/internal-tool/") == 0
+
+    def test_public_projects_still_come_through(self, dev, upstream):
+        page = dev.simple_json("alice/dev", "public-lib").json
+        assert page["versions"] == ["1.0"]
+
+    def test_whitelist_merges_mirror(self, dev, upstream):
+        dev.modify_index("alice/dev", ["mirror_whitelist+=internal-tool"])
+        page = dev.simple_json("alice/dev", "internal-tool").json
+        assert page["versions"] == ["1.0", "99.0"]
+
+    def test_refresh_does_not_leak_private_name(self, dev, upstream):
+        dev.app.post("/alice/dev/+simple/internal-tool/refresh", headers={"Accept": "application/json"})
+        assert upstream.count("/simple/internal-tool/") == 0
+
+
+class TestPolicies:
+    def test_cool_down_hides_young_files(self, mapp, upstream):
+        now = time.time()
+        upstream.add("cooling", "1.0", upload_time=iso_from_timestamp(now - 30 * 86400))
+        upstream.add("cooling", "1.1", upload_time=iso_from_timestamp(now - 86400))
+        mapp.login_root()
+        mapp.modify_index("root/pypi", ["mirror_min_age=7d"])
+        page = mapp.simple_json("root/pypi", "cooling").json
+        assert [f["filename"] for f in page["files"]] == ["cooling-1.0-py3-none-any.whl"]
+
+    def test_offline_lists_only_cached_files(self, mapp, upstream):
+        upstream.add("offl", "1.0")
+        upstream.add("offl", "2.0")
+        url, _ = file_url(mapp, "root/pypi", "offl", "offl-1.0-py3-none-any.whl")
+        mapp.app.get(url)
+        mapp.login_root()
+        mapp.modify_index("root/pypi", ["mirror_offline=True", "mirror_cache_expiry=0"])
+        upstream.reset_counts()
+        page = mapp.simple_json("root/pypi", "offl").json
+        assert [f["filename"] for f in page["files"]] == ["offl-1.0-py3-none-any.whl"]
+        mapp.simple_json("root/pypi", "other", status=404)
+        assert upstream.count() == 0
+
+    def test_eviction_keeps_the_cache_under_its_limit(self, mapp, upstream, idx_core):
+        for name in ("ev-a", "ev-b", "ev-c"):
+            upstream.add(name, code="X = '" + "y" * 5000 + "'\n")
+        size = len(upstream.file("ev_a-1.0-py3-none-any.whl").dist.content)
+        mapp.login_root()
+        mapp.modify_index("root/pypi", [f"mirror_max_size={int(size * 2.5)}"])
+        urls = {}
+        for name in ("ev-a", "ev-b", "ev-c"):
+            urls[name], _ = file_url(
+                mapp, "root/pypi", name, f"{name.replace('-', '_')}-1.0-py3-none-any.whl"
+            )
+            mapp.app.get(urls[name])
+            time.sleep(0.01)
+        status = mapp.app.get("/+status", headers={"Accept": "application/json"}).json["result"]
+        assert status["mirror-cache-size"] <= size * 2.5
+        before = upstream.file_requests("ev_a-1.0-py3-none-any.whl")
+        mapp.app.get(urls["ev-a"])
+        assert upstream.file_requests("ev_a-1.0-py3-none-any.whl") == before + 1
+
+
+class TestCredentials:
+    def test_credentials_used_and_never_shown(self, mapp, upstream):
+        upstream.require_auth = ("mirroruser", "s3cret")
+        upstream.add("private-upstream")
+        url = upstream.url.replace("http://", "http://mirroruser:s3cret@")
+        mapp.login_root()
+        mapp.modify_index("root/pypi", {"mirror_url": url})
+        config = mapp.get_json("/root/pypi").json["result"]
+        assert "s3cret" not in str(config)
+        page = mapp.simple_json("root/pypi", "private-upstream")
+        assert "s3cret" not in page.text
+        file_path, _ = file_url(
+            mapp, "root/pypi", "private-upstream", "private_upstream-1.0-py3-none-any.whl"
+        )
+        assert mapp.app.get(file_path).status_int == 200
+        # Sending the shown (redacted) URL back keeps the real credentials.
+        mapp.modify_index("root/pypi", {"mirror_url": config["mirror_url"], "mirror_cache_expiry": 0})
+        assert mapp.simple_json("root/pypi", "private-upstream").status_int == 200
+
+
+class TestProjectList:
+    def test_root_listing_merges_upstream_list(self, mapp, upstream, idx_core):
+        for name in ("Alpha", "beta", "Gamma_Ray"):
+            upstream.add(name)
+        mapp.app.get("/root/pypi/+simple/", headers=JSON)
+        deadline = time.monotonic() + 10
+        names = []
+        while time.monotonic() < deadline:
+            names = [p["name"] for p in mapp.app.get("/root/pypi/+simple/", headers=JSON).json["projects"]]
+            if names:
+                break
+            time.sleep(0.05)
+        assert names == ["Alpha", "beta", "Gamma_Ray"]
+        html = mapp.app.get("/root/pypi/+simple/", headers={"Accept": "text/html"}).text
+        assert '<a href="gamma-ray/">Gamma_Ray</a>' in html
