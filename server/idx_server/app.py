@@ -23,6 +23,7 @@ from idx_server.plugins import get_plugin_manager
 from idx_server.services.auth import AuthService
 from idx_server.services.files import FileService
 from idx_server.services.indexes import IndexService
+from idx_server.services.push import PushService
 from idx_server.services.releases import ReleaseService
 from idx_server.services.resolve import ProjectResolver
 from idx_server.services.simple import SimpleService
@@ -102,6 +103,7 @@ def build_core(settings: Settings, pm: pluggy.PluginManager | None = None) -> Co
         AuthService(store, settings.login_expiry),
         UploadService(store, blobs, pm, events),
         ReleaseService(store, blobs, resolver, events),
+        PushService(store, events),
         FileService(store, blobs, indexes, mirror),
         StatusService(store, settings, pm, events, core.started, simple.cache),
     ]
