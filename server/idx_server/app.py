@@ -28,6 +28,7 @@ from idx_server.services.releases import ReleaseService
 from idx_server.services.resolve import ProjectResolver
 from idx_server.services.simple import SimpleService
 from idx_server.services.status import StatusService
+from idx_server.services.toxresults import ToxResultService
 from idx_server.services.uploads import UploadService
 from idx_server.services.users import UserService
 from idx_server.settings import Settings
@@ -104,6 +105,7 @@ def build_core(settings: Settings, pm: pluggy.PluginManager | None = None) -> Co
         UploadService(store, blobs, pm, events),
         ReleaseService(store, blobs, resolver, events),
         PushService(store, events),
+        ToxResultService(store, blobs, events),
         FileService(store, blobs, indexes, mirror),
         StatusService(store, settings, pm, events, core.started, simple.cache),
     ]

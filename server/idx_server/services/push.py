@@ -32,7 +32,9 @@ class PushService:
         release = self.store.get_release(source.id, project, version)
         files = self.store.release_files(source.id, project, version)
         if release is None or not files:
-            raise NotFound(f"{project} {version} is not on {source.full_name} (push copies from that index itself)")
+            raise NotFound(
+                f"{project} {version} is not on {source.full_name} (push copies from that index itself)"
+            )
         now = now_iso()
         log: ActionLog = [[200, "register", project, version, "->", target.full_name]]
         with self.store.write() as tx:
@@ -46,21 +48,46 @@ class PushService:
                     )
             old = self.store.get_release(target.id, project, version)
             self.store.put_release(
-                Release(target.id, project, version, dict(release.metadata), old.created if old else now, tx.serial)
+                Release(
+                    target.id,
+                    project,
+                    version,
+                    dict(release.metadata),
+                    old.created if old else now,
+                    tx.serial,
+                )
             )
             results = self.store.toxresults_for(f.id for f in files)
             for f in files:
-                entry = {"what": "push", "who": user, "when": now, "src": source.full_name, "dst": target.full_name}
+                entry = {
+                    "what": "push",
+                    "who": user,
+                    "when": now,
+                    "src": source.full_name,
+                    "dst": target.full_name,
+                }
                 copied = self.store.put_file(
                     replace(f, id=0, index_id=target.id, log=(*f.log, entry), upload_time=f.upload_time)
                 )
                 log.append([200, "store_releasefile", f"{target.full_name}/{copied.relpath}"])
                 for result in (r for r in results if r.file_id == f.id):
                     stored = self.store.add_toxresult(
-                        ToxResult(0, target.id, copied.id, f.filename, result.sha256, result.created, result.uploader)
+                        ToxResult(
+                            0,
+                            target.id,
+                            copied.id,
+                            f.filename,
+                            result.sha256,
+                            result.created,
+                            result.uploader,
+                        )
                     )
-                    log.append([200, "store_toxresult", f"{target.full_name}/{toxresult_relpath(copied, stored)}"])
-            self.store.touch_project(target.id, project, str(release.metadata.get("name") or project), tx.serial)
+                    log.append(
+                        [200, "store_toxresult", f"{target.full_name}/{toxresult_relpath(copied, stored)}"]
+                    )
+            self.store.touch_project(
+                target.id, project, str(release.metadata.get("name") or project), tx.serial
+            )
             event = Event(
                 "pushed",
                 tx.serial,

@@ -10,12 +10,13 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from idx_server.model.errors import NotFound
-from idx_server.model.principals import DELETE, INDEX_MODIFY, READ
+from idx_server.model.principals import DELETE, INDEX_MODIFY, READ, TOXRESULT_UPLOAD
 from idx_server.resources import IndexResource
 from idx_server.services.files import FileLocation, FileService
 from idx_server.services.releases import ReleaseService
+from idx_server.services.toxresults import ToxResultService
 from idx_server.settings import Settings
-from idx_server.views.common import current_user, flag, message_response
+from idx_server.views.common import current_user, flag, json_response, message_response
 
 IMMUTABLE = "max-age=31536000, immutable"
 BLOCK_SIZE = 256 * 1024
@@ -134,3 +135,27 @@ def delete_file(request: Request) -> Response:
         location.origin, location.file, current_user(request), force
     )
     return message_response(request, f"{location.file.filename} deleted from {location.origin.full_name}")
+
+
+@view_config(route_name="file", request_method="POST", permission=TOXRESULT_UPLOAD)
+def post_toxresult(request: Request) -> Response:
+    location = _locate(request)
+    context: IndexResource = request.context
+    path = request.find_service(ToxResultService).attach(
+        context.require_index(), location, request.body, current_user(request)
+    )
+    return json_response(request, "toxresultpath", path, message="test result stored")
+
+
+@view_config(route_name="toxresult", request_method="GET", permission=READ)
+def get_toxresult(request: Request) -> Response:
+    location = _locate(request)
+    result = request.find_service(ToxResultService).find(location, int(request.matchdict["result_id"]))
+    service = request.find_service(FileService)
+    return blob_response(
+        request,
+        result.sha256,
+        service.blobs.size(result.sha256),
+        f"{location.file.filename}.toxresult-{result.id}",
+        "application/json",
+    )

@@ -17,7 +17,9 @@ from idx_server.views.common import current_user, json_response, read_json_objec
 
 
 @view_config(route_name="index", request_method="PUSH", permission=READ)
-@view_config(route_name="index", request_method="POST", permission=READ, header="Content-Type:application/json")
+@view_config(
+    route_name="index", request_method="POST", permission=READ, header="Content-Type:application/json"
+)
 def push(request: Request) -> Response:
     context: IndexResource = request.context
     source = context.require_index()
@@ -26,10 +28,7 @@ def push(request: Request) -> Response:
         raise InvalidInput(
             "pushing to an external index is not supported by idx; download the files and use twine"
         )
-    name, version, target_name = body.get("name"), body.get("version"), body.get("targetindex")
-    if not all(isinstance(value, str) and value for value in (name, version, target_name)):
-        raise InvalidInput('send {"name": PROJECT, "version": VERSION, "targetindex": "user/index"}')
-    assert isinstance(name, str) and isinstance(version, str) and isinstance(target_name, str)
+    name, version, target_name = (_text(body, key) for key in ("name", "version", "targetindex"))
     user, index_name = split_index_name(target_name)
     target = request.find_service(IndexService).get(user, index_name)
     allowed = request.has_permission(UPLOAD, IndexResource.of(request, target))
@@ -40,3 +39,10 @@ def push(request: Request) -> Response:
         source, target, project_name(name), version, current_user(request)
     )
     return json_response(request, "actionlog", log, message=f"pushed {name} {version} to {target.full_name}")
+
+
+def _text(body: dict[str, object], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput('send {"name": PROJECT, "version": VERSION, "targetindex": "user/index"}')
+    return value
