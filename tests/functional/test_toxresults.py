@@ -37,7 +37,9 @@ def test_attach_and_read_back(released):
 def test_results_travel_with_push(released):
     released.app.post(file_path(released), json.dumps(TOX_JSON))
     released.app.post_json(
-        "/alice/dev/", {"name": "pkg", "version": "1.0", "targetindex": "alice/release"}, headers=released.headers
+        "/alice/dev/",
+        {"name": "pkg", "version": "1.0", "targetindex": "alice/release"},
+        headers=released.headers,
     )
     links = released.get_json("/alice/release/pkg/1.0").json["result"]["+links"]
     assert [link["rel"] for link in links] == ["releasefile", "toxresult"]
