@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from idx_server import hookspecs
 from idx_server.model.indexes import MIRROR, STAGE
 from idx_server.settings import CORE_SETTINGS
@@ -74,6 +73,7 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
     blocks = re.findall(r"```\n(.*?)\n```", text, re.S)
     run = next(b for b in blocks if "idx-server" in b and "pip install" in b)
     test = next(b for b in blocks if "pytest" in b)
-    assert run.count("\n") == 0 and test.count("\n") == 0
+    assert run.count("\n") == 0
+    assert test.count("\n") == 0
     ci = (README.parent / ".ci" / "run").read_text()
     assert test in ci

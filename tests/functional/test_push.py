@@ -1,7 +1,6 @@
 """Push: a release copied server-side to another index (devpi's wire format)."""
 
 import pytest
-
 from idx_server.testing import Project, make_sdist, make_wheel
 
 
