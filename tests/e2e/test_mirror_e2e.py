@@ -36,7 +36,7 @@ def server(tmp_path, upstream):
 
 
 def pip_install(venv: Path, index_url: str, env: dict, *requirements: str) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: PLW1510 - callers check returncode and show stderr
+    return subprocess.run(
         [
             str(venv / "bin" / "python"),
             "-m",
@@ -55,7 +55,7 @@ def pip_install(venv: Path, index_url: str, env: dict, *requirements: str) -> su
 
 
 def uv_install(venv: Path, index_url: str, env: dict, *requirements: str) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: PLW1510 - callers check returncode and show stderr
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -203,3 +203,43 @@ def test_real_pypi(tmp_path, venv_factory, client_env):
         assert srv.json("/+status")["result"]["counts"]["files"] == cached
     finally:
         srv.stop()
+
+
+def test_concurrent_page_requests_share_one_upstream_request(server, upstream):
+    upstream.add("slowpage", "1.0")
+    upstream.path_delays["/simple/slowpage/"] = 1.0
+    statuses: list[int] = []
+
+    def fetch() -> None:
+        request = urllib.request.Request(
+            f"{server.url}/root/pypi/+simple/slowpage/",
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            statuses.append(response.status)
+
+    threads = [threading.Thread(target=fetch) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [200] * 8
+    assert upstream.count("/simple/slowpage/") == 1
+
+
+def test_offline_server_never_contacts_upstream(tmp_path, upstream, venv_factory, client_env):
+    srv = start_server(tmp_path / "warm", "--mirror-url", upstream.url)
+    try:
+        result = pip_install(venv_factory(), f"{srv.url}/root/pypi/+simple/", client_env, "lib-one==1.0")
+        assert result.returncode == 0, result.stderr
+    finally:
+        srv.stop()
+    upstream.reset_counts()
+    offline = start_server(srv.serverdir, "--mirror-url", upstream.url, "--offline")
+    try:
+        result = pip_install(venv_factory(), f"{offline.url}/root/pypi/+simple/", client_env, "lib-one")
+        assert result.returncode == 0, result.stderr
+        assert "lib-one-1.0" in result.stdout or "lib_one-1.0" in result.stdout
+    finally:
+        offline.stop()
+    assert upstream.count() == 0
