@@ -71,6 +71,9 @@ class IndexResource(UserResource):
         self.index_name = f"{self.user_name}/{request.matchdict['index']}"
         indexes: IndexService = request.find_service(IndexService)
         self.index: Index | None = indexes.find(self.user_name, request.matchdict["index"])
+        if self.index is None and request.method != "PUT":
+            # Before any permission check: a mistyped index name is a 404, not a 403.
+            raise NotFound(f"index {self.index_name} does not exist")
 
     @classmethod
     def of(cls, request: Request, index: Index) -> IndexResource:

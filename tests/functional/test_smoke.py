@@ -1,4 +1,4 @@
-from idx_server.testing import Project, make_sdist, make_wheel
+from idx_server.testing import Project, make_sdist
 
 
 def test_upload_and_simple(mapp):

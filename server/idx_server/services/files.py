@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import IO, Protocol
 
 from idx_server.model.distfiles import DistFile
 from idx_server.model.errors import NotFound
@@ -66,6 +66,15 @@ class FileService:
             raise NotFound(f"file {filename} is not on index {index.full_name} or its bases")
         origin = next(ix for ix in order if ix.id == found.index_id)
         return FileLocation(found, origin)
+
+    def open_blob(self, sha256: str) -> IO[bytes]:
+        return self.blobs.open(sha256)
+
+    def blob_size(self, sha256: str) -> int:
+        return self.blobs.size(sha256)
+
+    def blob_exists(self, sha256: str) -> bool:
+        return self.blobs.exists(sha256)
 
     def stream_from_upstream(self, location: FileLocation) -> FileStream:
         return self.mirror.stream_file(location.origin, location.file)

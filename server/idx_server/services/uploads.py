@@ -29,7 +29,7 @@ from idx_server.model.users import Release
 from idx_server.services.archives import read_metadata
 from idx_server.services.clock import now_iso
 from idx_server.services.upload_form import ReceivedForm
-from idx_server.storage import BlobStore, MetaStore
+from idx_server.storage import BlobStore, BlobWriter, MetaStore
 
 log = logging.getLogger("idx.upload")
 
@@ -72,6 +72,10 @@ class UploadService:
         self.blobs = blobs
         self.pm = pm
         self.events = events
+
+    def new_writer(self) -> BlobWriter:
+        """Where an incoming file is written while it streams in."""
+        return self.blobs.writer()
 
     def upload(self, index: Index, form: ReceivedForm, user: str, file_url: str) -> UploadResult:
         """Validate and store the file in ``form``. ``form``'s temp file is always consumed."""

@@ -13,9 +13,12 @@ from idx_server.model.names import validate_user_name
 from idx_server.model.users import ROOT, User
 from idx_server.passwords import hash_password
 from idx_server.services.clock import now_iso
+from idx_server.services.indexes import CONFIG_SERIAL
 from idx_server.storage import BlobStore, MetaStore
 
 USER_KEYS = frozenset({"password", "pwhash", "email", "title", "description", "custom_data"})
+#: Keys GET shows that are not settable; a config sent back as shown may carry them.
+SHOWN_USER_KEYS = frozenset({"username", "created", "modified", "indexes"})
 
 
 class UserService:
@@ -74,10 +77,24 @@ class UserService:
                     f"user {name!r} owns non-volatile indexes ({', '.join(stable)}); "
                     "make them volatile or delete them first"
                 )
+            owned = {ix.full_name for ix in indexes}
+            dependents = sorted(
+                f"{ix.full_name} (base {base})"
+                for ix in self.store.list_indexes()
+                if ix.full_name not in owned
+                for base in ix.config.bases
+                if base in owned
+            )
+            if dependents:
+                raise Conflict(
+                    f"user {name!r} owns indexes that others inherit from: {', '.join(dependents)}; "
+                    "remove them from those bases first"
+                )
             orphans: list[str] = []
             for index in indexes:
                 orphans += self.store.delete_index(index.id)
             self.store.delete_user(name)
+            self.store.set_meta(CONFIG_SERIAL, str(tx.serial))
             tx.after_commit(lambda: self._drop_unused_blobs(orphans))
 
     def _drop_unused_blobs(self, shas: list[str]) -> None:
@@ -97,6 +114,7 @@ class UserService:
 
 
 def _user_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    values = {key: value for key, value in values.items() if key not in SHOWN_USER_KEYS}
     unknown = set(values) - USER_KEYS
     if unknown:
         raise InvalidInput(

@@ -25,6 +25,7 @@ from idx_server.views.common import (
     outside_url,
     read_json_object,
 )
+from idx_server.views.indexes import public_config
 
 FEATURES = ["server-keyvalue-parsing", "push-no-docs", "push-only-docs", "push-register-project"]
 
@@ -93,7 +94,7 @@ def user_list(request: Request) -> Response:
     for user in users:
         data = user.public_dict()
         data["indexes"] = {
-            ix.name: ix.config.as_dict()
+            ix.name: public_config(ix)
             for ix in indexes.all_indexes(user.name)
             if request.has_permission(READ, IndexResource.of(request, ix))
         }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO
 
 from pyramid.request import Request
 from pyramid.response import Response
@@ -32,63 +31,57 @@ def _locate(request: Request, filename: str | None = None) -> FileLocation:
     return service.locate(index, key_prefix, filename or request.matchdict["filename"])
 
 
-def _limited(handle: IO[bytes], length: int) -> Iterator[bytes]:
-    try:
+def _range_iter(service: FileService, sha256: str, start: int, length: int) -> Iterator[bytes]:
+    """The bytes ``start`` to ``start + length``; the file is opened when iteration starts,
+    so a response whose body is never read (HEAD) leaves nothing open."""
+    with service.open_blob(sha256) as handle:
+        handle.seek(start)
         while length > 0:
             chunk = handle.read(min(BLOCK_SIZE, length))
             if not chunk:
                 return
             length -= len(chunk)
             yield chunk
-    finally:
-        handle.close()
 
 
 def blob_response(request: Request, sha256: str, size: int, filename: str, content_type: str) -> Response:
     """Serve a stored blob: whole (via wsgi.file_wrapper) or a byte range; or let nginx send it."""
-    service = request.find_service(FileService)
+    service: FileService = request.find_service(FileService)
     headers = {
         "ETag": f'"{sha256}"',
         "Cache-Control": IMMUTABLE,
         "Accept-Ranges": "bytes",
         "Content-Disposition": f'attachment; filename="{filename}"',
     }
-    if f'"{sha256}"' in (request.if_none_match or ()):
+    if sha256 in (request.if_none_match or ()):
         return Response(status=304, headers=headers)
+    if not service.blob_exists(sha256):
+        raise NotFound(f"{filename} is registered but its content is missing; run 'idx-server check'")
     settings: Settings = request.registry["idx.settings"]
+    response = Response(headers=headers)
+    response.content_type = content_type
     if settings.x_accel_redirect:
-        response = Response(headers=headers)
-        response.content_type = content_type
         response.headers["X-Accel-Redirect"] = (
             f"{settings.x_accel_redirect}{sha256[:2]}/{sha256[2:4]}/{sha256}"
         )
         return response
-    try:
-        handle = service.blobs.open(sha256)
-    except FileNotFoundError:
-        raise NotFound(
-            f"{filename} is registered but its content is missing; run 'idx-server check'"
-        ) from None
     byte_range = request.range.range_for_length(size) if request.range else None
     if request.range and byte_range is None:
-        handle.close()
-        response = Response(status=416, headers=headers)
+        response.status = 416
         response.headers["Content-Range"] = f"bytes */{size}"
         return response
+    start, end = byte_range if byte_range is not None else (0, size)
     if byte_range is not None:
-        start, end = byte_range
-        handle.seek(start)
-        response = Response(status=206, headers=headers)
-        response.content_type = content_type
-        response.app_iter = _limited(handle, end - start)
-        response.content_length = end - start
+        response.status = 206
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        return response
     wrapper = request.environ.get("wsgi.file_wrapper")
-    response = Response(headers=headers)
-    response.content_type = content_type
-    response.app_iter = wrapper(handle, BLOCK_SIZE) if wrapper else _limited(handle, size)
-    response.content_length = size
+    if request.method == "HEAD":
+        response.app_iter = []
+    elif byte_range is None and wrapper is not None:
+        response.app_iter = wrapper(service.open_blob(sha256), BLOCK_SIZE)
+    else:
+        response.app_iter = _range_iter(service, sha256, start, end - start)
+    response.content_length = end - start
     return response
 
 
@@ -118,8 +111,9 @@ def get_core_metadata(request: Request) -> Response:
     location = _locate(request, filename)
     service = request.find_service(FileService)
     sha256 = service.core_metadata_sha256(location)
-    size = service.blobs.size(sha256)
-    return blob_response(request, sha256, size, filename + ".metadata", "text/plain; charset=utf-8")
+    return blob_response(
+        request, sha256, service.blob_size(sha256), filename + ".metadata", "text/plain; charset=utf-8"
+    )
 
 
 @view_config(route_name="file", request_method="DELETE", permission=DELETE)
@@ -155,7 +149,7 @@ def get_toxresult(request: Request) -> Response:
     return blob_response(
         request,
         result.sha256,
-        service.blobs.size(result.sha256),
+        service.blob_size(result.sha256),
         f"{location.file.filename}.toxresult-{result.id}",
         "application/json",
     )

@@ -28,10 +28,16 @@ from idx_server.views.common import (
 from idx_server.views.simple import render_project_list
 
 
-def indexconfig(request: Request, index: Index, with_projects: bool = True) -> dict[str, Any]:
+def public_config(index: Index) -> dict[str, Any]:
+    """An index's config as clients may see it (credentials in mirror_url hidden)."""
     data = index.config.as_dict()
     if data.get("mirror_url"):
         data["mirror_url"] = redact_url(data["mirror_url"])
+    return data
+
+
+def indexconfig(request: Request, index: Index, with_projects: bool = True) -> dict[str, Any]:
+    data = public_config(index)
     if with_projects:
         data["projects"] = request.find_service(IndexService).project_names(index)
     return data
@@ -59,7 +65,9 @@ def create_index(request: Request) -> Response:
     context: IndexResource = request.context
     request.find_service(UserService).get(context.user_name)
     name = request.matchdict["index"]
-    index = request.find_service(IndexService).create(context.user_name, name, read_json_object(request))
+    values = read_json_object(request)
+    values.pop("projects", None)
+    index = request.find_service(IndexService).create(context.user_name, name, values)
     return json_response(
         request, "indexconfig", indexconfig(request, index), status=201, message="index created"
     )
@@ -74,6 +82,8 @@ def modify_index(request: Request) -> Response:
     if isinstance(body, list):
         updated = service.modify(index, operations=body)
     elif isinstance(body, dict):
+        # A config sent back as GET showed it carries "projects", which is not a setting.
+        body.pop("projects", None)
         updated = service.modify(index, values=body)
     else:
         raise InvalidInput("send the new config as a JSON object, or a list of 'key=value' operations")

@@ -39,7 +39,7 @@ def _page_response(request: Request, index: Index, page: RenderedPage) -> Respon
         headers["X-Idx-Stale"] = ", ".join(page.stale)
         headers["Warning"] = '110 idx "Response is Stale: upstream could not be reached"'
         headers["Cache-Control"] = "no-cache"
-    if page.etag in (request.if_none_match or ()):
+    if page.etag.strip('"') in (request.if_none_match or ()):
         return Response(status=304, headers=headers)
     gzip_ok = "gzip" in (request.headers.get("Accept-Encoding") or "")
     if page.path is not None:

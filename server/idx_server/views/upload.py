@@ -6,6 +6,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from idx_server.model.errors import InvalidUpload
 from idx_server.model.principals import UPLOAD
 from idx_server.resources import IndexResource
 from idx_server.services.upload_form import receive_form
@@ -25,8 +26,17 @@ def upload(request: Request) -> Response:
         request.body_file_raw,
         request.headers.get("Content-Type", ""),
         request.content_length,
-        service.blobs.writer,
+        service.new_writer,
         settings.max_upload_size,
     )
     result = service.upload(index, form, current_user(request), f"{outside_url(request)}/{index.full_name}/")
     return Response(body=(result.message + "\n").encode("utf-8"), content_type="text/plain", charset="utf-8")
+
+
+@view_config(route_name="index", request_method="POST", permission=UPLOAD)
+def not_an_upload(request: Request) -> Response:
+    """A POST that is neither an upload (multipart) nor a push (JSON)."""
+    raise InvalidUpload(
+        "a POST to an index is an upload (multipart/form-data, as twine and uv publish send) "
+        "or a push (application/json); this one is neither"
+    )

@@ -15,12 +15,13 @@ from idx_server.services.auth import AuthService
 from idx_server.services.indexes import IndexService
 from idx_server.services.users import UserService
 from idx_server.views.common import json_response, message_response, read_json_object
+from idx_server.views.indexes import public_config
 
 
 def userconfig(request: Request, user: User) -> dict[str, Any]:
     data = user.public_dict()
     data["indexes"] = {
-        ix.name: ix.config.as_dict()
+        ix.name: public_config(ix)
         for ix in request.find_service(IndexService).all_indexes(user.name)
         if request.has_permission(READ, IndexResource.of(request, ix))
     }

@@ -1,0 +1,154 @@
+"""The SQLite metadata store: transactions are all-or-nothing and each commits one serial."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from idx_server.model.indexes import STAGE, new_config
+from idx_server.model.users import User
+from idx_server.storage.sqlite import SQLiteStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    store = SQLiteStore(tmp_path / "idx.sqlite")
+    yield store
+    store.close()
+
+
+def user(name: str) -> User:
+    return User(name=name, pwhash="x", created="2026-01-01T00:00:00Z", modified="2026-01-01T00:00:00Z")
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_fresh_store_is_at_serial_zero_in_wal_mode(store):
+    assert store.serial() == 0
+    assert store._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_transaction_commits_all_its_writes_as_one_serial(store):
+    with store.write() as tx:
+        assert tx.serial == 1
+        store.add_user(user("alice"))
+        store.add_user(user("bob"))
+        store.add_index("alice", "dev", new_config(STAGE, "alice", {}), "now")
+    assert store.serial() == 1
+    assert [u.name for u in store.list_users()] == ["alice", "bob"]
+    assert store.get_index("alice", "dev") is not None
+
+
+def test_serials_increase_by_one_per_transaction(store):
+    for expected, name in enumerate(["a", "b", "c"], start=1):
+        with store.write() as tx:
+            store.add_user(user(name))
+        assert tx.serial == expected
+        assert store.serial() == expected
+
+
+def test_a_nested_write_is_part_of_the_outer_transaction(store):
+    with store.write() as outer:
+        store.add_user(user("alice"))
+        with store.write() as inner:
+            store.add_user(user("bob"))
+        assert inner is outer
+    assert store.serial() == 1
+
+
+def fail_while_writing(store: SQLiteStore, *names: str, nested: bool = False) -> None:
+    """Add users ``names`` in one transaction (the last in a nested write), then fail."""
+    with store.write():
+        for name in names[:-1]:
+            store.add_user(user(name))
+        with store.write() if nested else contextlib.nullcontext():
+            store.add_user(user(names[-1]))
+            raise Boom
+
+
+def test_a_failed_transaction_leaves_nothing(store):
+    committed, rolled_back = [], []
+
+    def work() -> None:
+        with store.write() as tx:
+            tx.after_commit(lambda: committed.append(1))
+            tx.after_rollback(lambda: rolled_back.append(1))
+            store.add_user(user("alice"))
+            store.add_index("alice", "dev", new_config(STAGE, "alice", {}), "now")
+            raise Boom
+
+    with pytest.raises(Boom):
+        work()
+    assert store.get_user("alice") is None
+    assert store.get_index("alice", "dev") is None
+    assert store.serial() == 0
+    assert store.get_meta("serial") == "0"
+    assert committed == []
+    assert rolled_back == [1]
+
+
+def test_a_failure_inside_a_nested_write_rolls_back_the_outer_one_too(store):
+    with pytest.raises(Boom):
+        fail_while_writing(store, "alice", "bob", nested=True)
+    assert store.list_users() == []
+    assert store.serial() == 0
+
+
+def test_after_a_rollback_the_next_transaction_works(store):
+    with pytest.raises(Boom):
+        fail_while_writing(store, "alice")
+    with store.write() as tx:
+        store.add_user(user("alice"))
+    assert tx.serial == 1
+    assert store.get_user("alice") is not None
+
+
+def test_commit_callbacks_run_after_the_commit(store):
+    seen = []
+    with store.write() as tx:
+        store.add_user(user("alice"))
+        tx.after_commit(lambda: seen.append(store.serial()))
+        assert seen == []
+    assert seen == [1]
+
+
+def test_writing_outside_a_transaction_is_refused(store):
+    with pytest.raises(RuntimeError, match="transaction"):
+        store.add_user(user("alice"))
+    assert store.list_users() == []
+
+
+def test_other_threads_do_not_see_an_uncommitted_transaction(store):
+    seen_during: list[object] = []
+    with store.write():
+        store.add_user(user("alice"))
+        reader = threading.Thread(target=lambda: seen_during.append(store.get_user("alice")))
+        reader.start()
+        reader.join(10)
+    assert seen_during == [None]
+    seen_after: list[object] = []
+    reader = threading.Thread(target=lambda: seen_after.append(store.get_user("alice")))
+    reader.start()
+    reader.join(10)
+    assert seen_after[0] is not None
+
+
+def test_data_and_serial_survive_reopening(tmp_path):
+    store = SQLiteStore(tmp_path / "idx.sqlite")
+    with store.write():
+        store.add_user(user("alice"))
+    with store.write():
+        store.set_meta("k", "v")
+    store.close()
+    reopened = SQLiteStore(tmp_path / "idx.sqlite")
+    try:
+        assert reopened.serial() == 2
+        assert reopened.get_user("alice") is not None
+        assert reopened.get_meta("k") == "v"
+    finally:
+        reopened.close()
