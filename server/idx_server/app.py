@@ -152,6 +152,7 @@ def make_app(core: Core) -> Router:
         registry["idx.core"] = core
         config.add_request_method(_find_service, "find_service")
         config.include("idx_server.security")
+        config.include("idx_server.predicates")
         config.include("idx_server.tweens")
         config.include("idx_server.routes")
         config.include("idx_server.views.errors")
