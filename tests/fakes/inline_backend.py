@@ -42,7 +42,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     dist_info = f"{package}-{version}.dist-info"
     files = {f"{package}/{p.name}": p.read_bytes() for p in sorted(Path(package).glob("*.py"))}
     files[f"{dist_info}/METADATA"] = _metadata(name, version).encode()
-    files[f"{dist_info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: inline_backend\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{dist_info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: inline_backend\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     record = []
     with zipfile.ZipFile(Path(wheel_directory) / filename, "w") as wheel:
         for path, content in files.items():
@@ -59,7 +61,11 @@ def build_sdist(sdist_directory, config_settings=None):
     base = f"{package}-{version}"
     filename = f"{base}.tar.gz"
     members = {"PKG-INFO": _metadata(name, version).encode()}
-    for path in ["pyproject.toml", "inline_backend.py", *(str(p) for p in sorted(Path(package).glob("*.py")))]:
+    for path in [
+        "pyproject.toml",
+        "inline_backend.py",
+        *(str(p) for p in sorted(Path(package).glob("*.py"))),
+    ]:
         members[path] = Path(path).read_bytes()
     with tarfile.open(Path(sdist_directory) / filename, "w:gz") as tar:
         for path, content in members.items():
