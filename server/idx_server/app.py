@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import pluggy
@@ -58,6 +58,11 @@ class Core:
     def close(self) -> None:
         self.events.wait(5)
         self.events.stop()
+        for impl in self.pm.hook.idx_shutdown.get_hookimpls():
+            try:
+                impl.function()
+            except Exception:
+                log.exception("plugin %s failed while shutting down", impl.plugin_name)
         files = self.services.get(FileService)
         if files is not None:
             files.flush_access()
@@ -78,10 +83,16 @@ def storage_backend(settings: Settings, pm: pluggy.PluginManager) -> StorageBack
 
 
 def index_types(pm: pluggy.PluginManager) -> IndexTypes:
-    types = IndexTypes([STAGE, MIRROR])
-    for found in pm.hook.idx_index_types():
-        for index_type in found or []:
-            types.add(index_type)
+    """The core's and plugins' index types, each with the config keys plugins add to it."""
+    found = [STAGE, MIRROR, *(t for types in pm.hook.idx_index_types() for t in types or [])]
+    types = IndexTypes([])
+    for index_type in found:
+        extra = [k for keys in pm.hook.idx_index_config_keys(index_type=index_type) for k in keys or []]
+        names = [key.name for key in (*index_type.keys, *extra)]
+        clashes = sorted({name for name in names if names.count(name) > 1})
+        if clashes:
+            raise ValueError(f"index type {index_type.name!r}: config keys defined twice: {clashes}")
+        types.add(replace(index_type, keys=(*index_type.keys, *extra)) if extra else index_type)
     return types
 
 

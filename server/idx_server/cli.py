@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from types import FrameType
 from typing import Any
 
@@ -20,7 +21,11 @@ from idx_server.settings import CORE_SETTINGS, Setting, Settings, load_settings
 log = logging.getLogger("idx")
 
 #: Maintenance commands; anything else is the daemon.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "check": "idx_server.maintenance.check",
+    "export": "idx_server.maintenance.export",
+    "import": "idx_server.maintenance.importer",
+}
 
 
 def build_parser(settings: Sequence[Setting], pm: pluggy.PluginManager) -> argparse.ArgumentParser:
@@ -28,6 +33,7 @@ def build_parser(settings: Sequence[Setting], pm: pluggy.PluginManager) -> argpa
         prog="idx-server",
         description="Run the idx package index server. Every option can also be set with an "
         "IDX_<NAME> environment variable or in a TOML file given with --config.",
+        epilog=f"Maintenance commands: idx-server {{{','.join(COMMANDS)}}} --help (docs/operations.md).",
     )
     parser.add_argument("--version", action="store_true", help="print versions (with plugins) and exit")
     for setting in settings:
@@ -60,11 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.version:
         print(version_text(pm))
         return 0
-    given = {key: value for key, value in vars(options).items() if value is not None and key != "version"}
+    known = {setting.name for setting in (*CORE_SETTINGS, *extra)}
+    given = {key: value for key, value in vars(options).items() if key in known and value is not None}
+    # What plugins added with idx_add_cli_arguments: settings.get(dest), as given.
+    cli_only = {key: value for key, value in vars(options).items() if key not in known | {"version"}}
     try:
         settings = load_settings(given, extra_settings=extra)
     except IdxError as exc:
         parser.error(exc.message)
+    if cli_only:
+        settings = replace(settings, extra={**settings.extra, **cli_only})
     return serve(settings, pm, options)
 
 

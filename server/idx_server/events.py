@@ -11,12 +11,16 @@ from typing import Any
 
 import pluggy
 
+from idx_server.model.distfiles import DistFile
+from idx_server.plugins import call_impl
+
 log = logging.getLogger("idx.events")
 
 EVENT_NAMES = frozenset(
     {
         "user_created",
         "index_created",
+        "index_deleted",
         "release_uploaded",
         "release_deleted",
         "release_yanked",
@@ -45,6 +49,15 @@ class Event:
         data = asdict(self)
         data["files"] = list(self.files)
         return data
+
+
+def file_ref(index: str, file: DistFile, url_base: str = "") -> dict[str, str]:
+    """How events name a file: ``{"filename", "sha256", "path"}``, plus ``"url"`` when the
+    public base URL of ``index`` (ending in ``/``) is known."""
+    ref = {"filename": file.filename, "sha256": file.sha256, "path": f"/{index}/{file.relpath}"}
+    if url_base:
+        ref["url"] = url_base + file.relpath
+    return ref
 
 
 class EventDispatcher:
@@ -78,10 +91,10 @@ class EventDispatcher:
                 self._queue.task_done()
 
     def _deliver(self, event: Event) -> None:
-        hook = getattr(self._pm.hook, "idx_" + event.name)
-        for impl in reversed(hook.get_hookimpls()):
+        hook_name = "idx_" + event.name
+        for impl in reversed(getattr(self._pm.hook, hook_name).get_hookimpls()):
             try:
-                impl.function(**dict.fromkeys(impl.argnames, event))
+                call_impl(impl, hook_name, {"event": event})
                 self.delivered += 1
             except Exception:
                 self.failed += 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from importlib import metadata
+from typing import Any
 
 import pluggy
+from packaging.utils import canonicalize_name
 
 from idx_server import hookspecs
 
@@ -36,23 +38,40 @@ def get_plugin_manager(
     if load_entrypoints:
         _load_entrypoints(pm)
     pm.check_pending()
-    if os.environ.get("IDX_TRACE_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if tracing():
         pm.trace.root.setwriter(lambda message: log.info("hook %s", message.rstrip()))
         pm.enable_tracing()
     return pm
 
 
+def tracing() -> bool:
+    """Whether ``IDX_TRACE_PLUGINS`` asks for every hook call to be logged."""
+    return os.environ.get("IDX_TRACE_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def call_impl(impl: pluggy.HookImpl, hook_name: str, kwargs: dict[str, Any]) -> Any:
+    """Call one implementation with the arguments it accepts.
+
+    For hooks idx calls implementation by implementation (events, filters), which
+    bypasses pluggy's own tracing; this logs those calls the same way.
+    """
+    arguments = {name: value for name, value in kwargs.items() if name in impl.argnames}
+    if tracing():
+        log.info("hook %s [plugin %s] %s", hook_name, impl.plugin_name, sorted(arguments))
+    return impl.function(**arguments)
+
+
 def disabled_plugins() -> set[str]:
-    return {
-        name.strip().lower() for name in os.environ.get("IDX_DISABLE_PLUGINS", "").split(",") if name.strip()
-    }
+    """Names in ``IDX_DISABLE_PLUGINS`` (normalized like distribution names)."""
+    raw = os.environ.get("IDX_DISABLE_PLUGINS", "")
+    return {canonicalize_name(name.strip()) for name in raw.split(",") if name.strip()}
 
 
 def _load_entrypoints(pm: pluggy.PluginManager) -> None:
     blocked = disabled_plugins()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist_name = ep.dist.name.lower() if ep.dist else ""
-        if dist_name in blocked or ep.name.lower() in blocked:
+        dist_name = canonicalize_name(ep.dist.name) if ep.dist else ""
+        if dist_name in blocked or canonicalize_name(ep.name) in blocked:
             log.info("plugin %s (%s) disabled by IDX_DISABLE_PLUGINS", ep.name, dist_name)
             pm.set_blocked(ep.name)
             continue

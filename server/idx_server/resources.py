@@ -26,6 +26,7 @@ from idx_server.model.principals import (
     principals_for,
 )
 from idx_server.services.indexes import IndexService
+from idx_server.services.users import UserService
 from idx_server.settings import Settings
 
 Ace = tuple[str, str, Any]
@@ -56,6 +57,10 @@ class UserResource(RootResource):
     def __init__(self, request: Request) -> None:
         super().__init__(request)
         self.user_name: str = request.matchdict["user"]
+        if type(self) is UserResource and request.method != "PUT":
+            users: UserService = request.find_service(UserService)
+            if users.find(self.user_name) is None:
+                raise NotFound(f"user {self.user_name!r} does not exist")
 
     def _base_acl(self) -> list[Ace]:
         acl = super()._base_acl()
@@ -97,10 +102,10 @@ class IndexResource(UserResource):
         if index is None:
             return [*acl, (Allow, EVERYONE, READ)]
         owner = "user:" + index.user
-        acl.append((Allow, owner, (INDEX_MODIFY, INDEX_DELETE)))
+        acl.append((Allow, owner, (INDEX_MODIFY, INDEX_DELETE, READ)))
         config = index.config
         for principal in principals_for(config.get("acl_upload") or []):
-            acl.append((Allow, principal, (UPLOAD, DELETE, YANK)))
+            acl.append((Allow, principal, (UPLOAD, DELETE, YANK, READ)))
         for principal in principals_for(config.get("acl_toxresult_upload") or []):
             acl.append((Allow, principal, TOXRESULT_UPLOAD))
         for principal in principals_for(config.get("acl_read") or [ANONYMOUS]):

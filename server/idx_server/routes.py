@@ -23,6 +23,8 @@ def includeme(config: Configurator) -> None:
     add("login", "/+login", factory=ROOT)
     add("logout", "/+logout", factory=ROOT)
     add("status", "/+status", factory=ROOT)
+    add("tokens", "/+tokens", factory=ROOT)
+    add("token", "/+tokens/{token_id:\\d+}", factory=ROOT)
     add("root", "/", factory=ROOT)
     # Users
     add("user_api", f"/{U}/+api", factory=USER)

@@ -12,16 +12,23 @@ from pyramid.authorization import ACLHelper
 from pyramid.config import Configurator
 from pyramid.request import Request
 
+from idx_server.model.errors import TooManyRequests
+from idx_server.model.indexes import ANONYMOUS, Index
 from idx_server.model.principals import (
     EVERYONE,
+    READ,
     READ_ONLY_PERMISSIONS,
+    TOXRESULT_UPLOAD,
     UPLOAD_SCOPE_PERMISSIONS,
     user_principals,
 )
 from idx_server.model.users import ROOT
+from idx_server.resources import IndexResource
 from idx_server.services.auth import AuthService, Identity
+from idx_server.services.indexes import IndexService
 
 _IDENTITY_KEY = "idx.identity"
+THROTTLED_KEY = "idx.throttled"
 
 
 @dataclass(frozen=True)
@@ -84,11 +91,18 @@ class IdxSecurityPolicy:
                 if result is not None:
                     if not result.ok:
                         return None
-                    return Identity(result.username or username, tuple(result.groups))
+                    user = result.username or username
+                    found = self.pm.hook.idx_groups(username=user)
+                    return Identity(user, (*result.groups, *(g for groups in found for g in groups or [])))
         if credentials is None:
             return None
         username, secret = credentials
-        identity = self.auth.authenticate(username, secret)
+        try:
+            identity = self.auth.authenticate(username, secret, request.remote_addr or "")
+        except TooManyRequests as exc:
+            # Answered as a 429 by the forbidden view if the request needed the identity.
+            request.environ[THROTTLED_KEY] = exc
+            return None
         if identity is None:
             return None
         groups = [g for groups in self.pm.hook.idx_groups(username=identity.user) for g in groups or []]
@@ -111,13 +125,36 @@ class IdxSecurityPolicy:
         token = identity.token if identity else None
         if token is not None and not _token_allows(token.scope, token.index, context, permission):
             return self.helper.permits(None, [EVERYONE], permission)  # Denied, with a reason
-        return self.helper.permits(context, self.principals(request), permission)
+        principals = self.principals(request)
+        result = self.helper.permits(context, principals, permission)
+        if result and permission in (READ, TOXRESULT_UPLOAD) and isinstance(context, IndexResource):
+            # An index shows its bases' contents: reading it needs read access to all of them.
+            result = self._read_through_bases(request, context, principals)
+        return result
+
+    def _read_through_bases(self, request: Request, context: IndexResource, principals: list[str]) -> Any:
+        result = self.helper.permits(context, principals, READ)
+        if context.index is None:
+            return result
+        indexes: IndexService = request.find_service(IndexService)
+        order = indexes.resolution_order(context.index)
+        if all(_publicly_readable(index) for index in order):
+            return result  # the usual case, decided without building every ACL
+        for index in order[1:]:
+            result = self.helper.permits(IndexResource.of(request, index), principals, READ)
+            if not result:
+                return result
+        return result
 
     def remember(self, request: Request, userid: str, **kw: Any) -> list[tuple[str, str]]:
         return []
 
     def forget(self, request: Request, **kw: Any) -> list[tuple[str, str]]:
         return []
+
+
+def _publicly_readable(index: Index) -> bool:
+    return list(index.config.get("acl_read") or [ANONYMOUS]) == [ANONYMOUS]
 
 
 def _token_allows(scope: str, index: str, context: Any, permission: str) -> bool:

@@ -158,9 +158,12 @@ class Settings:
     explicit: frozenset[str] = frozenset()
 
     def get(self, name: str) -> Any:
+        """A setting's value by name: a core one or one a plugin added (``idx_add_settings``)."""
         if name in self.extra:
             return self.extra[name]
-        return getattr(self, name)
+        if name in _CORE_FIELDS:
+            return getattr(self, name)
+        raise KeyError(f"no setting {name!r}: is the plugin that adds it (idx_add_settings) registered?")
 
     def public_items(self) -> list[tuple[str, Any]]:
         """Settings that may be shown (secrets left out)."""
@@ -168,6 +171,9 @@ class Settings:
         items = [(f.name, getattr(self, f.name)) for f in fields(self) if f.name not in {"extra", "explicit"}]
         items += list(self.extra.items())
         return [(name, value) for name, value in items if name not in secret]
+
+
+_CORE_FIELDS = frozenset(f.name for f in fields(Settings)) - {"extra", "explicit"}
 
 
 def load_settings(

@@ -18,6 +18,13 @@ log = logging.getLogger("idx.request")
 
 Handler = Callable[[Request], Response]
 
+#: Sent with every HTML response unless a view set its own (a web UI sets a fuller CSP).
+HTML_SECURITY_HEADERS = (
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
+
 
 def request_tween_factory(handler: Handler, registry: Registry) -> Handler:
     store: MetaStore = registry["idx.store"]
@@ -34,6 +41,10 @@ def request_tween_factory(handler: Handler, registry: Registry) -> Handler:
             headers["X-Devpi-Api-Version"] = "2"
             headers["X-Devpi-Server-Version"] = __version__
             headers["X-Devpi-Uuid"] = uuid
+            headers.setdefault("X-Content-Type-Options", "nosniff")
+            if (response.content_type or "").endswith("html"):
+                for name, value in HTML_SECURITY_HEADERS:
+                    headers.setdefault(name, value)
             return response
         finally:
             elapsed = (time.perf_counter() - start) * 1000

@@ -30,6 +30,7 @@ def test_index_json_has_devpis_shape(mapp):
         "volatile": True,
         "acl_upload": ["alice"],
         "acl_toxresult_upload": [":ANONYMOUS:"],
+        "acl_read": [":ANONYMOUS:"],
         "mirror_whitelist": [],
         "mirror_whitelist_inheritance": "intersection",
         "title": "",

@@ -37,7 +37,7 @@ from idx_server.model.indexes import Index
 from idx_server.services.archives import read_metadata
 from idx_server.services.clock import now_iso
 from idx_server.services.files import FileStream
-from idx_server.services.resolve import FRESH, MISSING, STALE
+from idx_server.services.resolve import FRESH, MISSING, REFRESHED, STALE
 from idx_server.settings import Settings
 from idx_server.storage import BlobStore, MetaStore, MirrorNames, MirrorPage
 
@@ -111,7 +111,10 @@ class MirrorService:
         )
         self.downloads = DownloadCoordinator()
         self._flights = _Flights()
-        self._failed_until: dict[tuple[int, str], float] = {}
+        #: (checked_at, status) of pages known to be fresh, so a warm request skips the database.
+        self._fresh: dict[tuple[int, str], tuple[float, int]] = {}
+        #: Recent upstream failures per (mirror, project): until when, and what happened.
+        self._failures: dict[tuple[int, str], tuple[float, IdxError]] = {}
         self._names_cache: dict[int, StoredNames] = {}
         self._names_lock = threading.Lock()
 
@@ -137,18 +140,21 @@ class MirrorService:
 
     # -- project pages ---------------------------------------------------------------------
     def refresh_project(self, index: Index, project: str, force: bool = False) -> str:
+        key = (index.id, project)
+        expiry = float(index.config.get("mirror_cache_expiry") or 0)
+        now = time.time()
+        known = self._fresh.get(key)
+        if known is not None and not force and now - known[0] < expiry and not self.is_offline(index):
+            return FRESH if known[1] == 200 else MISSING
         page = self.store.get_mirror_page(index.id, project)
         if self.is_offline(index):
             return FRESH if page is not None and page.status == 200 else MISSING
-        expiry = float(index.config.get("mirror_cache_expiry") or 0)
-        now = time.time()
         if page is not None and not force and now - page.checked_at < expiry:
+            self._remember(page)
             return FRESH if page.status == 200 else MISSING
-        key = (index.id, project)
-        if not force and self._failed_until.get(key, 0) > now:
-            return self._stale_or_raise(
-                page, UpstreamUnavailable(f"upstream of {index.full_name} is failing")
-            )
+        failure = self._recent_failure(key)
+        if not force and failure is not None:
+            return self._stale_or_raise(page, failure)
         waiting = self._flights.begin(key)
         if waiting is not None:
             waiting.wait(self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5)
@@ -158,15 +164,25 @@ class MirrorService:
         finally:
             self._flights.end(key)
 
+    def _remember(self, page: MirrorPage) -> None:
+        if len(self._fresh) > 200_000:
+            self._fresh.clear()
+        self._fresh[(page.index_id, page.project)] = (page.checked_at, page.status)
+
+    def _recent_failure(self, key: tuple[int, str]) -> IdxError | None:
+        until, error = self._failures.get(key, (0.0, None))
+        return error if until > time.time() else None
+
     def _state_after_wait(self, index: Index, project: str) -> str:
         page = self.store.get_mirror_page(index.id, project)
+        failure = self._recent_failure((index.id, project))
         if page is None:
-            if self._failed_until.get((index.id, project), 0) > time.time():
-                raise UpstreamUnavailable(f"upstream of {index.full_name} could not be reached for {project}")
+            if failure is not None:
+                raise failure
             return MISSING
-        if self._failed_until.get((index.id, project), 0) > time.time():
+        if failure is not None:
             return STALE if page.status == 200 else MISSING
-        return FRESH if page.status == 200 else MISSING
+        return REFRESHED if page.status == 200 else MISSING
 
     def _stale_or_raise(self, page: MirrorPage | None, error: IdxError) -> str:
         if page is not None and page.status == 200:
@@ -198,26 +214,29 @@ class MirrorService:
             )
         except IdxError as exc:
             log.warning("mirror %s: %s", index.full_name, exc.message)
-            self._failed_until[(index.id, project)] = time.time() + min(
-                FAILURE_BACKOFF, float(index.config.get("mirror_cache_expiry") or FAILURE_BACKOFF)
-            )
+            backoff = min(FAILURE_BACKOFF, float(index.config.get("mirror_cache_expiry") or FAILURE_BACKOFF))
+            self._failures[(index.id, project)] = (time.time() + backoff, exc)
             return self._stale_or_raise(page, exc)
-        self._failed_until.pop((index.id, project), None)
+        self._failures.pop((index.id, project), None)
         self._store_page(index, project, parsed, response.headers)
-        return FRESH
+        return REFRESHED
 
     def _touch_page(self, page: MirrorPage) -> None:
+        touched = replace(page, checked_at=time.time())
         with self.store.write():
-            self.store.put_mirror_page(replace(page, checked_at=time.time()), None)
-        self._failed_until.pop((page.index_id, page.project), None)
+            self.store.put_mirror_page(touched, None)
+        self._failures.pop((page.index_id, page.project), None)
+        self._remember(touched)
 
     def _store_missing(self, index: Index, project: str, response: object) -> None:
         with self.store.write() as tx:
             existed = self.store.indexes_with_project([index.id], project)
             orphans = self.store.delete_project(index.id, project) if existed else []
-            self.store.put_mirror_page(MirrorPage(index.id, project, 404, checked_at=time.time()), None)
+            missing = MirrorPage(index.id, project, 404, checked_at=time.time())
+            self.store.put_mirror_page(missing, None)
             tx.after_commit(lambda: self._drop_unused(orphans))
-        self._failed_until.pop((index.id, project), None)
+        self._failures.pop((index.id, project), None)
+        self._remember(missing)
 
     def _store_page(self, index: Index, project: str, parsed: UpstreamPage, headers: object) -> None:
         get = getattr(headers, "get", lambda _k, _d=None: None)
@@ -248,6 +267,7 @@ class MirrorService:
             )
             if changed or is_new or facts_changed:
                 self.store.touch_project(index.id, project, parsed.name, tx.serial)
+        self._remember(page)
 
     def _dist_file(self, index: Index, project: str, link: UpstreamLink) -> DistFile | None:
         try:

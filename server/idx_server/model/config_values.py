@@ -5,6 +5,7 @@ Used for index configuration keys and server settings alike.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,6 +90,19 @@ def parse_str_list(value: Any, name: str = "value") -> list[str]:
     return result
 
 
+def parse_network_list(value: Any, name: str = "value") -> list[str]:
+    """IP addresses or networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``), checked, as given."""
+    networks = parse_str_list(value, name)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise InvalidInput(
+                f"{name}: {network!r} is not an IP address or network such as 127.0.0.1 or 10.0.0.0/8"
+            ) from None
+    return networks
+
+
 def parse_str(value: Any, name: str = "value") -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{name}: expected a string, got {value!r}")
@@ -124,4 +138,5 @@ DURATION = ValueKind("duration", parse_duration)
 SIZE = ValueKind("size", parse_size)
 STR = ValueKind("str", parse_str)
 STR_LIST = ValueKind("list", parse_str_list, is_list=True)
+NETWORK_LIST = ValueKind("list", parse_network_list, is_list=True)
 JSON = ValueKind("json", parse_any)

@@ -25,6 +25,8 @@ class ConfigKey:
     help: str
     #: A callable giving the default from the owner's name (for ``acl_upload``).
     default_for_owner: Callable[[str], Any] | None = None
+    #: Secrets are shown as ``REDACTED`` in the JSON API; sent back so, they are kept.
+    secret: bool = False
 
     def default_value(self, owner: str) -> Any:
         if self.default_for_owner is not None:
@@ -66,6 +68,14 @@ COMMON_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("title", cv.STR, "", "A short title shown in listings."),
     ConfigKey("description", cv.STR, "", "A longer description of the index."),
     ConfigKey("custom_data", cv.JSON, None, "Free-form data, stored as given."),
+    ConfigKey(
+        "acl_read",
+        cv.STR_LIST,
+        [ANONYMOUS],
+        "Who may read the index (pages, files, JSON): principals as in acl_upload. The owner "
+        "and acl_upload members always may. Reading an index also needs read access to "
+        "every index of its resolution order.",
+    ),
     ConfigKey(
         "volatile",
         cv.BOOL,
@@ -186,6 +196,11 @@ MIRROR = IndexType(
 
 #: Keys devpi accepts on mirrors and drops silently; accepted for compatibility.
 MIRROR_IGNORED_KEYS = frozenset({"bases", "acl_upload", "mirror_whitelist", "acl_toxresult_upload"})
+
+#: What clients are shown instead of a secret key's value.
+REDACTED = "********"
+#: Stored keys that no installed type defines (their plugin is gone) are hidden by name.
+_SECRET_SUFFIXES = ("secret", "password", "token")
 
 
 class IndexConfig(Mapping[str, Any]):
@@ -318,7 +333,9 @@ def apply_changes(
             continue
         key = index_type.key(name)
         if key is None:
-            if index_type.is_mirror and name in MIRROR_IGNORED_KEYS:
+            if (index_type.is_mirror and name in MIRROR_IGNORED_KEYS) or _sent_back_unchanged(
+                config, name, value
+            ):
                 continue
             unknown.append(name)
             continue
@@ -330,6 +347,37 @@ def apply_changes(
             f"known keys: {', '.join(sorted(index_type.key_names))}"
         )
     return IndexConfig(data)
+
+
+def _sent_back_unchanged(config: IndexConfig, name: str, value: Any) -> bool:
+    """A stored key of an uninstalled plugin, sent back as GET showed it (kept as it is)."""
+    return name in config and value in (config[name], REDACTED)
+
+
+def is_secret_key(index_type: IndexType | None, name: str) -> bool:
+    key = index_type.key(name) if index_type is not None else None
+    if key is not None:
+        return key.secret
+    return name.lower().endswith(_SECRET_SUFFIXES)
+
+
+def redact_secrets(index_type: IndexType | None, config: IndexConfig) -> dict[str, Any]:
+    """``config`` as clients may see it: each set secret shown as ``REDACTED``."""
+    data = config.as_dict()
+    for name, value in data.items():
+        if value and is_secret_key(index_type, name):
+            data[name] = REDACTED
+    return data
+
+
+def keep_secrets(index_type: IndexType, old: IndexConfig, new: IndexConfig) -> IndexConfig:
+    """``new`` with each secret that was sent back as ``REDACTED`` set to its stored value."""
+    kept = {
+        key.name: old.get(key.name, key.default)
+        for key in index_type.keys
+        if key.secret and new.get(key.name) == REDACTED
+    }
+    return IndexConfig({**new.as_dict(), **kept}) if kept else new
 
 
 def apply_operations(
@@ -382,7 +430,10 @@ def resolution_order(start: Index, lookup: Callable[[str], Index | None]) -> lis
     """The indexes consulted for ``start``: itself, then its bases breadth-first in
     listed order, each index once, with mirrors moved to the end.
 
-    ``lookup`` maps ``user/index`` to an index; missing bases are skipped.
+    ``lookup`` maps ``user/index`` to an index; missing bases are skipped. The bases of
+    an index whose type is unknown (its plugin is not installed) are not followed: what
+    the type would let through of them (a filter, say) is unknown, so only its own
+    files are offered.
     """
     seen = {start.full_name}
     queue = [start]
@@ -391,7 +442,8 @@ def resolution_order(start: Index, lookup: Callable[[str], Index | None]) -> lis
     while queue:
         index = queue.pop(0)
         (mirrors if index.is_mirror else ordered).append(index)
-        for base_name in index.config.bases if not index.is_mirror else ():
+        follow = index.index_type is not None and not index.is_mirror
+        for base_name in index.config.bases if follow else ():
             if base_name in seen:
                 continue
             seen.add(base_name)

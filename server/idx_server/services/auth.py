@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from idx_server.model.errors import Unauthorized
+from idx_server.model.errors import NotFound, TooManyRequests, Unauthorized
 from idx_server.model.users import User
 from idx_server.passwords import verify_password
 from idx_server.services.clock import now_iso
@@ -40,10 +40,46 @@ def new_secret() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+class LoginThrottle:
+    """Refuses password attempts for a user or from an address after too many failures."""
+
+    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                recent = [t for t in self._failures.get(key, ()) if t > now - self.window]
+                self._failures[key] = recent
+                if len(recent) >= self.limit:
+                    wait = int(recent[0] + self.window - now) + 1
+                    raise TooManyRequests(
+                        f"too many failed logins for {key.split(':', 1)[1] or 'this client'}; "
+                        f"try again in {wait} seconds"
+                    )
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 100_000:
+                self._failures.clear()
+            for key in keys:
+                self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, user_key: str) -> None:
+        with self._lock:
+            self._failures.pop(user_key, None)
+
+
 class AuthService:
     def __init__(self, store: MetaStore, login_expiry: int) -> None:
         self.store = store
         self.login_expiry = login_expiry
+        self.throttle = LoginThrottle()
         self._verified: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
@@ -67,13 +103,22 @@ class AuthService:
         with self._lock:
             self._verified.clear()
 
-    def login(self, username: str, password: str) -> tuple[str, int]:
+    def login(self, username: str, password: str, address: str = "") -> tuple[str, int]:
         """A new login token for ``username``; returns (token, seconds valid)."""
+        if self._password_matches(username, password, address) is None:
+            raise Unauthorized("invalid user name or password")
+        secret = self.issue(username, kind="login", expires_in=self.login_expiry)
+        return secret, self.login_expiry
+
+    def _password_matches(self, username: str, password: str, address: str) -> User | None:
+        keys = ("user:" + username, "addr:" + address)
+        self.throttle.check(*keys)
         user = self.store.get_user(username)
         if user is None or not self.check_password(user, password):
-            raise Unauthorized("invalid user name or password")
-        secret = self.issue(user.name, kind="login", expires_in=self.login_expiry)
-        return secret, self.login_expiry
+            self.throttle.failed(*keys)
+            return None
+        self.throttle.succeeded(keys[0])
+        return user
 
     def issue(
         self,
@@ -119,7 +164,7 @@ class AuthService:
             self.store.delete_token(token.id)
         return True
 
-    def authenticate(self, username: str, secret: str) -> Identity | None:
+    def authenticate(self, username: str, secret: str, address: str = "") -> Identity | None:
         """The identity for a user name and a password or token, or None if they are wrong."""
         token = self.token_for(secret)
         if token is not None:
@@ -128,7 +173,17 @@ class AuthService:
             if self.store.get_user(token.user) is None:
                 return None
             return Identity(token.user, token=token)
-        user = self.store.get_user(username)
-        if user is None or not self.check_password(user, secret):
-            return None
-        return Identity(user.name)
+        if secret.startswith(TOKEN_PREFIX) or username == "__token__":
+            return None  # an unknown, expired or revoked token
+        user = self._password_matches(username, secret, address)
+        return Identity(user.name) if user else None
+
+    def tokens(self, user: str) -> list[Token]:
+        return self.store.list_tokens(user)
+
+    def revoke_id(self, user: str, token_id: int, by_root: bool) -> None:
+        token = next((t for t in self.store.list_tokens(user) if t.id == token_id), None)
+        if token is None and not by_root:
+            raise NotFound(f"user {user!r} has no token {token_id}")
+        with self.store.write():
+            self.store.delete_token(token_id)

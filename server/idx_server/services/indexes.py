@@ -7,6 +7,7 @@ snapshot, rebuilt whenever the configuration serial moves.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,6 +20,7 @@ from idx_server.model.indexes import (
     IndexTypes,
     apply_changes,
     apply_operations,
+    keep_secrets,
     new_config,
     resolution_order,
 )
@@ -29,6 +31,11 @@ from idx_server.storage import BlobStore, MetaStore
 CONFIG_SERIAL = "config_serial"
 
 
+#: How long a snapshot is trusted before the database is asked whether another process
+#: changed the configuration (changes made by this process are seen at once).
+SNAPSHOT_RECHECK_SECONDS = 1.0
+
+
 @dataclass
 class IndexSnapshot:
     """Every index, as of one configuration serial."""
@@ -36,6 +43,9 @@ class IndexSnapshot:
     serial: int
     by_name: dict[str, Index]
     _orders: dict[str, list[Index]] = field(default_factory=dict)
+    #: The store's write serial when this snapshot was last confirmed, and when to recheck.
+    confirmed_write: int = -1
+    recheck_at: float = 0.0
 
     def find(self, full_name: str) -> Index | None:
         return self.by_name.get(full_name)
@@ -76,16 +86,22 @@ class IndexService:
 
     # -- reading -------------------------------------------------------------------------
     def snapshot(self) -> IndexSnapshot:
-        serial = int(self.store.get_meta(CONFIG_SERIAL) or 0)
+        """All indexes; the configuration serial is only read again after a write of this
+        process or once a second (for writes of other processes)."""
         snapshot = self._snapshot
-        if snapshot is not None and snapshot.serial == serial:
+        write_serial = self.store.serial()
+        now = time.monotonic()
+        if snapshot is not None and snapshot.confirmed_write == write_serial and now < snapshot.recheck_at:
             return snapshot
+        serial = int(self.store.get_meta(CONFIG_SERIAL) or 0)
         with self._lock:
-            if self._snapshot is not None and self._snapshot.serial == serial:
-                return self._snapshot
-            indexes = {ix.full_name: self._typed(ix) for ix in self.store.list_indexes()}
-            self._snapshot = IndexSnapshot(serial, indexes)
-            return self._snapshot
+            snapshot = self._snapshot
+            if snapshot is None or snapshot.serial != serial:
+                indexes = {ix.full_name: self._typed(ix) for ix in self.store.list_indexes()}
+                snapshot = self._snapshot = IndexSnapshot(serial, indexes)
+            snapshot.confirmed_write = write_serial
+            snapshot.recheck_at = now + SNAPSHOT_RECHECK_SECONDS
+            return snapshot
 
     def _typed(self, index: Index) -> Index:
         return replace(index, index_type=self.types.get(index.type))
@@ -147,7 +163,7 @@ class IndexService:
             config = apply_changes(index.index_type, index.user, index.config, values)
         else:
             config = apply_operations(index.index_type, index.user, index.config, operations or [])
-        config = _keep_hidden_credentials(index.config, config)
+        config = keep_secrets(index.index_type, index.config, _keep_hidden_credentials(index.config, config))
         with self.store.write() as tx:
             self._check_bases(index.full_name, config.bases)
             self.store.update_index(index.id, config)
@@ -160,7 +176,7 @@ class IndexService:
             self.store.update_index(index.id, config)
             self._bump(tx.serial)
 
-    def delete(self, index: Index, force: bool = False) -> None:
+    def delete(self, index: Index, force: bool = False, user: str = "") -> None:
         if not index.config.volatile and not force:
             raise Forbidden(
                 f"index {index.full_name} is not volatile and cannot be deleted; set volatile=True first"
@@ -174,16 +190,14 @@ class IndexService:
         with self.store.write() as tx:
             orphans = self.store.delete_index(index.id)
             self._bump(tx.serial)
+            event = Event("index_deleted", tx.serial, now_iso(), index=index.full_name, user=user)
             tx.after_commit(lambda: self._drop_unused_blobs(orphans))
+            tx.after_commit(lambda: self.events.emit(event))
 
     def _drop_unused_blobs(self, shas: list[str]) -> None:
         for sha in shas:
             if not self.store.blob_in_use(sha):
                 self.blobs.delete(sha)
-
-    def bump_for_user_change(self) -> None:
-        with self.store.write() as tx:
-            self._bump(tx.serial)
 
     def _bump(self, serial: int) -> None:
         self.store.set_meta(CONFIG_SERIAL, str(serial))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from idx_server.events import Event, EventDispatcher
+from idx_server.events import Event, EventDispatcher, file_ref
 from idx_server.model.errors import Conflict, Forbidden, NotFound
 from idx_server.model.indexes import Index
 from idx_server.model.users import Release
@@ -96,7 +96,7 @@ class PushService:
                 project=project,
                 version=version,
                 user=user,
-                files=tuple({"filename": f.filename, "sha256": f.sha256} for f in files),
+                files=tuple(file_ref(target.full_name, f) for f in files),
                 payload={"source": source.full_name},
             )
             tx.after_commit(lambda: self.events.emit(event))

@@ -7,7 +7,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from idx_server.events import Event, EventDispatcher
+from idx_server.events import Event, EventDispatcher, file_ref
 from idx_server.model.distfiles import DistFile
 from idx_server.model.errors import Forbidden, InvalidInput, NotFound
 from idx_server.model.indexes import Index
@@ -182,7 +182,7 @@ class ReleaseService:
             project=project,
             version=version,
             user=user,
-            files=tuple({"filename": f.filename, "sha256": f.sha256} for f in files),
+            files=tuple(file_ref(index.full_name, f) for f in files),
         )
         tx.after_commit(lambda: self._drop_unused(orphans))
         tx.after_commit(lambda: self.events.emit(event))
@@ -217,6 +217,9 @@ class ReleaseService:
                 project=project,
                 version=version,
                 user=user,
+                files=tuple(
+                    file_ref(index.full_name, f) for f in self.store.release_files(index.id, project, version)
+                ),
                 payload={"yanked": yanked, "reason": reason if yanked else ""},
             )
             tx.after_commit(lambda: self.events.emit(event))

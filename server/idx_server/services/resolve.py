@@ -14,14 +14,20 @@ import pluggy
 from idx_server.model.distfiles import DistFile
 from idx_server.model.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from idx_server.model.indexes import Index, ProjectResolution, resolve_project
+from idx_server.plugins import call_impl
 from idx_server.services.clock import parse_iso
 from idx_server.services.indexes import IndexService
 from idx_server.storage import MetaStore
 
 log = logging.getLogger("idx.resolve")
 
+#: Mirror states: served from what was stored without asking upstream ...
 FRESH = "fresh"
+#: ... upstream was asked and answered (the stored data may have changed) ...
+REFRESHED = "refreshed"
+#: ... upstream failed, the stored data is served ...
 STALE = "stale"
+#: ... upstream has no such project.
 MISSING = "missing"
 
 
@@ -52,6 +58,23 @@ class UpstreamNames(Protocol):
         """(normalized, display) pairs sorted by normalized name."""
 
     def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PreparedProject:
+    """A project as seen through one index, before its files are read."""
+
+    index: Index
+    project: str
+    resolution: ProjectResolution
+    #: index id -> serial of the project's last change there (the cache key).
+    serials: tuple[tuple[int, int], ...]
+    #: Indexes whose data came from a stale mirror cache.
+    stale: tuple[str, ...] = ()
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.serials)
 
 
 @dataclass(frozen=True)
@@ -90,15 +113,25 @@ class ProjectResolver:
 
     def resolution(self, index: Index, project: str, ignore_bases: bool = False) -> ProjectResolution:
         """Which indexes are asked for ``project`` (mirrors left out when a private index has it)."""
+        return self._resolution(index, project, ignore_bases)[0]
+
+    def _resolution(
+        self, index: Index, project: str, ignore_bases: bool
+    ) -> tuple[ProjectResolution, dict[int, int]]:
         order = [index] if ignore_bases else self.indexes.resolution_order(index)
-        stage_ids = [ix.id for ix in order if not ix.is_mirror]
-        having = self.store.indexes_with_project(stage_ids, project)
-        return resolve_project(order, project, lambda ix: ix.id in having)
+        serials = self.store.project_serials([ix.id for ix in order], project)
+        return resolve_project(order, project, lambda ix: ix.id in serials), serials
 
     def resolve(self, index: Index, project: str, ignore_bases: bool = False) -> ResolvedProject:
-        resolution = self.resolution(index, project, ignore_bases)
+        """What ``index`` offers for ``project``, files merged."""
+        return self.merge(self.prepare(index, project, ignore_bases))
+
+    def prepare(self, index: Index, project: str, ignore_bases: bool = False) -> PreparedProject:
+        """Everything but the files: the cheap part, enough to key a page cache."""
+        resolution, known = self._resolution(index, project, ignore_bases)
         stale: list[str] = []
         failure: Exception | None = None
+        changed: list[int] = []
         for mirror_index in (ix for ix in resolution.consulted if ix.is_mirror):
             try:
                 state = self.mirror.refresh_project(mirror_index, project)
@@ -107,20 +140,28 @@ class ProjectResolver:
                 continue
             if state == STALE:
                 stale.append(mirror_index.full_name)
-        consulted = resolution.consulted
-        serials = self.store.project_serials([ix.id for ix in consulted], project)
+            if state != FRESH:
+                changed.append(mirror_index.id)
+        consulted_ids = {ix.id for ix in resolution.consulted}
+        serials = {ix_id: serial for ix_id, serial in known.items() if ix_id in consulted_ids}
+        if changed:
+            # A mirror talked to upstream: its serial may have moved.
+            for ix_id in changed:
+                serials.pop(ix_id, None)
+            serials.update(self.store.project_serials(changed, project))
         if not serials and failure is not None:
             raise failure
-        return self._merge(index, project, resolution, serials, tuple(stale))
+        return PreparedProject(index, project, resolution, tuple(sorted(serials.items())), tuple(stale))
 
-    def _merge(
-        self,
-        index: Index,
-        project: str,
-        resolution: ProjectResolution,
-        serials: dict[int, int],
-        stale: tuple[str, ...],
-    ) -> ResolvedProject:
+    def merge(self, prepared: PreparedProject) -> ResolvedProject:
+        """The files of a prepared project, first index winning per file name."""
+        index, project, resolution, stale = (
+            prepared.index,
+            prepared.project,
+            prepared.resolution,
+            prepared.stale,
+        )
+        serials = dict(prepared.serials)
         consulted = [ix for ix in resolution.consulted if ix.id in serials]
         rank = {ix.id: position for position, ix in enumerate(consulted)}
         rows = self.store.project_files(rank, project) if rank else []
@@ -164,13 +205,10 @@ class ProjectResolver:
 
     def _plugin_filter(self, index: Index, project: str, files: Sequence[DistFile]) -> list[DistFile]:
         result: list[DistFile] = list(files)
-        hook = self.pm.hook.idx_filter_project_files
-        for impl in reversed(hook.get_hookimpls()):
+        name = "idx_filter_project_files"
+        for impl in reversed(getattr(self.pm.hook, name).get_hookimpls()):
             arguments: dict[str, Any] = {"index": index, "project": project, "files": result}
-            replaced = cast(
-                "Sequence[DistFile] | None",
-                impl.function(**{k: v for k, v in arguments.items() if k in impl.argnames}),
-            )
+            replaced = cast("Sequence[DistFile] | None", call_impl(impl, name, arguments))
             if replaced is not None:
                 result = list(replaced)
         return result

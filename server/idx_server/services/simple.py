@@ -168,14 +168,15 @@ class SimpleService:
 
     # -- project pages -------------------------------------------------------------------
     def project_page(self, index: Index, project: str, media_type: str, base: str) -> RenderedPage:
-        resolved = self.resolver.resolve(index, project)
-        if not resolved.exists:
+        prepared = self.resolver.prepare(index, project)
+        if not prepared.exists:
             raise NotFound(f"project {project!r} is not on index {index.full_name} or its bases")
-        stamp = (self.indexes.snapshot().serial, resolved.serials, resolved.stale)
+        stamp = (self.indexes.snapshot().serial, prepared.serials, prepared.stale)
         key = ("project", index.id, project, media_type, base)
         cached = self.cache.get(key, stamp)
         if cached is not None:
             return cached
+        resolved = self.resolver.merge(prepared)
         page = self._page_data(resolved)
         body = (
             render.project_json(page, base)

@@ -18,7 +18,7 @@ from typing import Any
 import pluggy
 from packaging.version import InvalidVersion, Version
 
-from idx_server.events import Event, EventDispatcher
+from idx_server.events import Event, EventDispatcher, file_ref
 from idx_server.model.distfiles import DistFile, DistFilename, parse_dist_filename, release_filename_matches
 from idx_server.model.errors import Conflict, InvalidUpload, MethodNotAllowed
 from idx_server.model.indexes import Index
@@ -217,9 +217,7 @@ class UploadService:
                 project=new_file.project,
                 version=new_file.version,
                 user=new_file.uploader,
-                files=(
-                    {"filename": stored.filename, "sha256": stored.sha256, "url": file_url + stored.relpath},
-                ),
+                files=(file_ref(index.full_name, stored, file_url),),
             )
             tx.after_commit(lambda: self._drop_if_unused(replaced))
             tx.after_commit(lambda: self.events.emit(event))

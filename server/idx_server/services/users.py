@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from idx_server.events import Event, EventDispatcher
@@ -95,7 +96,11 @@ class UserService:
                 orphans += self.store.delete_index(index.id)
             self.store.delete_user(name)
             self.store.set_meta(CONFIG_SERIAL, str(tx.serial))
+            now = now_iso()
+            events = [Event("index_deleted", tx.serial, now, index=ix.full_name, user=name) for ix in indexes]
             tx.after_commit(lambda: self._drop_unused_blobs(orphans))
+            for event in events:
+                tx.after_commit(partial(self.events.emit, event))
 
     def _drop_unused_blobs(self, shas: list[str]) -> None:
         for sha in shas:

@@ -202,6 +202,36 @@ class MetaStore(Protocol):
     # -- counts ---------------------------------------------------------------------------
     def counts(self) -> dict[str, int]: ...
 
+    # -- the whole store (idx-server check, export) --------------------------------------
+    def iter_files(self, index_id: int | None = None) -> Iterator[DistFile]:
+        """Every file row (of one index, or of all indexes), in id order."""
+
+    def iter_releases(self, index_id: int) -> Iterator[Release]:
+        """Every release row of an index, by project and version."""
+
+    def iter_toxresults(self) -> Iterator[ToxResult]:
+        """Every test result row, in id order."""
+
+    def delete_toxresult(self, result_id: int) -> None: ...
+    def iter_tokens(self) -> Iterator[tuple[Token, str]]:
+        """Every token with the hash of its secret (the secret itself is never stored)."""
+
+    def mirror_page_projects(self, index_id: int) -> list[str]:
+        """The projects of a mirror whose upstream page is stored."""
+
+    def index_ids_in_use(self) -> set[int]:
+        """The index ids that project, release, file, test result or mirror rows refer to
+        (an id without an index row means rows left behind)."""
+
+
+@dataclass(frozen=True)
+class TempFile:
+    """A file in the blob store's temporary area."""
+
+    name: str
+    size: int
+    modified: float
+
 
 class BlobWriter(Protocol):
     """A file being written into the blob store; hashes as it goes."""
@@ -237,6 +267,13 @@ class BlobStore(Protocol):
 
     def iter_all(self) -> Iterator[str]: ...
     def total_size(self) -> int: ...
+    def modified(self, sha256: str) -> float:
+        """When the blob was written, in seconds since the epoch."""
+
+    def temp_files(self) -> list[TempFile]:
+        """Files being written, or left behind by a crash while being written."""
+
+    def remove_temp(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from idx_server.model.errors import InsufficientStorage, StorageUnavailable
+from idx_server.storage import TempFile
 
 
 def storage_error(exc: OSError) -> Exception:
@@ -83,6 +84,9 @@ class FileBlobWriter:
             target = self._store.path(sha256)
             if target.exists():
                 self._path.unlink()
+                # Fresh again: `idx-server check --repair` leaves young blobs alone, so it
+                # cannot take this one for an orphan before our row commits.
+                os.utime(target)
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(self._path, target)
@@ -163,8 +167,28 @@ class FileBlobStore:
             if len(first.name) != 2 or not first.is_dir():
                 continue
             for second in sorted(first.iterdir()):
+                if not second.is_dir():
+                    continue
                 for blob in sorted(second.iterdir()):
                     yield blob.name
 
     def total_size(self) -> int:
         return sum(self.size(sha) for sha in self.iter_all())
+
+    def modified(self, sha256: str) -> float:
+        return self.path(sha256).stat().st_mtime
+
+    def temp_files(self) -> list[TempFile]:
+        found = []
+        for entry in sorted(self.tmp_dir.iterdir()):
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue  # finished (renamed into place) while we looked
+            found.append(TempFile(entry.name, stat.st_size, stat.st_mtime))
+        return found
+
+    def remove_temp(self, name: str) -> None:
+        if "/" in name or name in (".", ".."):
+            raise ValueError(f"not a temp file name: {name!r}")
+        (self.tmp_dir / name).unlink(missing_ok=True)

@@ -570,8 +570,14 @@ class SQLiteStore:
         refs.update(row[0] for row in self._execute("SELECT sha256 FROM toxresults"))
         return refs
 
-    def iter_files(self) -> Iterator[DistFile]:
-        for row in self._execute(f"SELECT {_FILE_COLUMNS} FROM files ORDER BY id").fetchall():
+    def iter_files(self, index_id: int | None = None) -> Iterator[DistFile]:
+        if index_id is None:
+            cursor = self._execute(f"SELECT {_FILE_COLUMNS} FROM files ORDER BY id")
+        else:
+            cursor = self._execute(
+                f"SELECT {_FILE_COLUMNS} FROM files WHERE index_id = ? ORDER BY id", (index_id,)
+            )
+        for row in cursor.fetchall():
             yield _file_from_row(row)
 
     # -- mirrors -------------------------------------------------------------------------
@@ -807,6 +813,43 @@ class SQLiteStore:
             ids,
         ).fetchall()
         return [ToxResult(*row) for row in rows]
+
+    def iter_toxresults(self) -> Iterator[ToxResult]:
+        rows = self._execute(
+            "SELECT id, index_id, file_id, filename, sha256, created, uploader FROM toxresults ORDER BY id"
+        ).fetchall()
+        for row in rows:
+            yield ToxResult(*row)
+
+    def delete_toxresult(self, result_id: int) -> None:
+        self._require_write()
+        self._execute("DELETE FROM toxresults WHERE id = ?", (result_id,))
+
+    # -- the whole store -----------------------------------------------------------------
+    def iter_releases(self, index_id: int) -> Iterator[Release]:
+        rows = self._execute(
+            "SELECT index_id, project, version, metadata, created, serial FROM releases "
+            "WHERE index_id = ? ORDER BY project, version",
+            (index_id,),
+        ).fetchall()
+        for row in rows:
+            yield self._release(row)
+
+    def iter_tokens(self) -> Iterator[tuple[Token, str]]:
+        rows = self._execute(f"SELECT {self._TOKEN_COLUMNS}, secret_hash FROM tokens ORDER BY id").fetchall()
+        for row in rows:
+            yield self._token(row[:-1]), row[-1]
+
+    def mirror_page_projects(self, index_id: int) -> list[str]:
+        rows = self._execute(
+            "SELECT project FROM mirror_pages WHERE index_id = ? ORDER BY project", (index_id,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def index_ids_in_use(self) -> set[int]:
+        tables = ("projects", "releases", "files", "toxresults", "mirror_pages", "mirror_names")
+        sql = " UNION ".join(f"SELECT DISTINCT index_id FROM {table}" for table in tables)
+        return {row[0] for row in self._execute(sql)}
 
     # -- counts --------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -2,9 +2,13 @@
 
 Fixtures:
 
+``idx_pm``
+    The plugin manager: idx's built-in plugins plus ``idx_plugins`` (installed
+    entry-point plugins are *not* loaded in process, so tests choose what runs).
 ``idx_settings``
     :class:`~idx_server.settings.Settings` for a fresh server in a temp dir
-    (root's password is ``root``; ``root/pypi`` points at an unreachable upstream).
+    (root's password is ``root``; ``root/pypi`` points at an unreachable upstream),
+    with the defaults of the settings that ``idx_plugins`` add.
 ``idx_core``
     The storage and services built from ``idx_settings`` (initialised).
 ``testapp``
@@ -16,7 +20,8 @@ Fixtures:
     A real ``idx-server`` process on a free port (a :class:`LiveServer`).
 
 Override ``idx_plugins`` (a tuple of plugin objects to register) or
-``idx_settings_overrides`` (a dict) in your conftest to change what is built.
+``idx_settings_overrides`` (a dict of core or plugin settings) in your conftest to
+change what is built.
 """
 
 from __future__ import annotations
@@ -29,15 +34,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 
 from idx_server.app import Core, build_core, initialize, make_app
 from idx_server.plugins import get_plugin_manager
-from idx_server.settings import Settings
+from idx_server.settings import Setting, Settings
 from idx_server.testing.dists import Dist, Project, make_sdist, make_wheel
 
 ROOT_PASSWORD = "root"
@@ -60,7 +66,15 @@ def idx_settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def idx_settings(tmp_path: Path, idx_settings_overrides: dict[str, Any]) -> Settings:
+def idx_pm(idx_plugins: tuple[object, ...]) -> pluggy.PluginManager:
+    """idx's built-in plugins and ``idx_plugins`` (no entry points)."""
+    return get_plugin_manager(load_entrypoints=False, extra_plugins=idx_plugins)
+
+
+@pytest.fixture
+def idx_settings(
+    tmp_path: Path, idx_settings_overrides: dict[str, Any], idx_pm: pluggy.PluginManager
+) -> Settings:
     settings = Settings(
         serverdir=tmp_path / "server",
         root_password=ROOT_PASSWORD,
@@ -69,13 +83,32 @@ def idx_settings(tmp_path: Path, idx_settings_overrides: dict[str, Any]) -> Sett
         upstream_read_timeout=5,
         upstream_retries=0,
     )
-    return replace(settings, **idx_settings_overrides)
+    plugin_settings = [s for found in idx_pm.hook.idx_add_settings() for s in found or []]
+    return with_overrides(settings, plugin_settings, idx_settings_overrides)
+
+
+def with_overrides(
+    settings: Settings, plugin_settings: list[Setting], overrides: Mapping[str, Any]
+) -> Settings:
+    """``settings`` with plugins' settings at their defaults, then ``overrides`` applied
+    (plugin settings are parsed as from the environment, so ``"2s"`` works)."""
+    core_names = {f.name for f in fields(Settings)} - {"extra", "explicit"}
+    by_name = {s.name: s for s in plugin_settings}
+    extra = {**{s.name: s.default for s in plugin_settings}, **settings.extra}
+    core = {}
+    for name, value in overrides.items():
+        if name in core_names:
+            core[name] = value
+        elif name in by_name:
+            extra[name] = by_name[name].parse(value)
+        else:
+            raise KeyError(f"idx_settings_overrides: no setting {name!r} (not core, not from idx_plugins)")
+    return replace(settings, **core, extra=extra)
 
 
 @pytest.fixture
-def idx_core(idx_settings: Settings, idx_plugins: tuple[object, ...]) -> Iterator[Core]:
-    pm = get_plugin_manager(load_entrypoints=False, extra_plugins=idx_plugins)
-    core = build_core(idx_settings, pm)
+def idx_core(idx_settings: Settings, idx_pm: pluggy.PluginManager) -> Iterator[Core]:
+    core = build_core(idx_settings, idx_pm)
     initialize(core)
     yield core
     core.close()
@@ -148,7 +181,34 @@ class Mapp:
         return self.app.put_json(f"/{name}", config, headers=self.headers, status=status)
 
     def modify_index(self, name: str, changes: Any, status: int = 200) -> Any:
+        """PATCH ``user/index`` with a dict of keys or a list of ``key=value`` operations."""
         return self.app.patch_json(f"/{name}", changes, headers=self.headers, status=status)
+
+    def get_index(self, name: str, status: int = 200) -> Any:
+        """The index's configuration as the JSON API shows it (``result``)."""
+        return self.get_json(f"/{name}", status=status).json.get("result")
+
+    # -- releases --------------------------------------------------------------------------
+    def yank(self, index: str, project: str, version: str, reason: str = "", status: int = 200) -> Any:
+        return self.app.post_json(
+            f"/{index}/{project}/{version}/+yank", {"reason": reason}, headers=self.headers, status=status
+        )
+
+    def unyank(self, index: str, project: str, version: str, status: int = 200) -> Any:
+        return self.app.post(f"/{index}/{project}/{version}/+unyank", headers=self.headers, status=status)
+
+    def delete_release(self, index: str, project: str, version: str, status: int = 200) -> Any:
+        return self.app.delete(f"/{index}/{project}/{version}", headers=self.headers, status=status)
+
+    def push(self, source: str, project: str, version: str, target: str, status: int = 200) -> Any:
+        body = {"name": project, "version": version, "targetindex": target}
+        return self.app.post_json(f"/{source}/", body, headers=self.headers, status=status)
+
+    # -- plugins ---------------------------------------------------------------------------
+    def wait_for_events(self, timeout: float = 10.0) -> None:
+        """Wait until event hooks ran for everything done so far (they run on a thread)."""
+        assert self.core is not None, "Mapp was made without a core"
+        assert self.core.events.wait(timeout), "event hooks did not finish in time"
 
     def get_json(self, path: str, status: int = 200) -> Any:
         return self.app.get(path, headers={**self.headers, "Accept": "application/json"}, status=status)
@@ -247,6 +307,35 @@ class LiveServer:
         request = urllib.request.Request(self.url + path, headers={"Accept": "application/json"}, **kwargs)
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """One JSON request (``body`` sent as JSON); returns the status and the decoded
+        JSON answer (or its text), for error statuses too."""
+        import urllib.error
+        import urllib.request
+
+        all_headers = {"Accept": "application/json", **(basic_auth(*auth) if auth else {}), **(headers or {})}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.url + path, data=data, headers=all_headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
 
 
 _LISTENING = re.compile(r"listening on (http://\S+?)/? ")

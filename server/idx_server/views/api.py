@@ -67,7 +67,7 @@ def login(request: Request) -> Response:
     user, password = data.get("user"), data.get("password")
     if not isinstance(user, str) or not isinstance(password, str) or not user:
         raise InvalidInput('send {"user": NAME, "password": PASSWORD}')
-    token, expiration = request.find_service(AuthService).login(user, password)
+    token, expiration = request.find_service(AuthService).login(user, password, request.remote_addr or "")
     return json_response(
         request, "proxyauth", {"password": token, "expiration": expiration}, message="login successful"
     )

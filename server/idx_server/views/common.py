@@ -27,12 +27,15 @@ def json_response(
     data: dict[str, Any] = {"type": kind, "result": result}
     if message:
         data["message"] = message
-    return Response(
+    response = Response(
         body=json.dumps(data, indent=None, separators=(",", ":")).encode("utf-8"),
         content_type=APPLICATION_JSON,
         charset="utf-8",
         status=status,
     )
+    # The same URLs serve pages to browsers and simple pages to installers.
+    response.vary = ("Accept",)
+    return response
 
 
 def message_response(request: Request, message: str, status: int = 200) -> Response:
@@ -88,23 +91,28 @@ def wants_simple(request: Request, json_first: bool) -> str | None:
     plain ``*/*`` gets devpi JSON; browsers' ``text/html`` and installers' simple types
     get the simple API.
     """
-    fmt = request.GET.get("format")
+    fmt = request.GET.get("format") if request.query_string else None
     if fmt:
         return simple_format(fmt)
-    offers = (
-        [APPLICATION_JSON, *SIMPLE_TYPES, LATEST_JSON, LATEST_HTML]
-        if json_first
-        else [
-            TEXT_HTML,
-            HTML_TYPE,
-            JSON_TYPE,
-            LATEST_JSON,
-            LATEST_HTML,
-            APPLICATION_JSON,
-        ]
-    )
+    key = (request.headers.get("Accept") or "", json_first)
+    cached = _NEGOTIATED.get(key, _MISSING)
+    if cached is _MISSING:
+        if len(_NEGOTIATED) > 1024:
+            _NEGOTIATED.clear()
+        cached = _NEGOTIATED[key] = _negotiate(request, json_first)
+    return cached  # type: ignore[return-value]
+
+
+#: Clients send a handful of distinct Accept headers: each is negotiated once.
+_NEGOTIATED: dict[tuple[str, bool], str | None] = {}
+_MISSING = object()
+_JSON_FIRST_OFFERS = [APPLICATION_JSON, *SIMPLE_TYPES, LATEST_JSON, LATEST_HTML]
+_SIMPLE_OFFERS = [TEXT_HTML, HTML_TYPE, JSON_TYPE, LATEST_JSON, LATEST_HTML, APPLICATION_JSON]
+
+
+def _negotiate(request: Request, json_first: bool) -> str | None:
     accept = request.accept
-    matches = accept.acceptable_offers(offers) if accept else []
+    matches = accept.acceptable_offers(_JSON_FIRST_OFFERS if json_first else _SIMPLE_OFFERS) if accept else []
     best = matches[0][0] if matches else (APPLICATION_JSON if json_first else TEXT_HTML)
     if best == APPLICATION_JSON:
         return None if json_first else TEXT_HTML
@@ -140,10 +148,21 @@ def flag(request: Request, name: str) -> bool:
     return request.GET.get(name, "").lower() not in ("0", "false", "no", "off")
 
 
+#: User-Agent prefixes of installers (devpi's list), never treated as browsers.
+INSTALLER_AGENTS = ("pip/", "uv/", "setuptools/", "distribute/", "pex/", "poetry/", "pdm/")
+
+
 def wants_browser(request: Request) -> bool:
-    """Whether the client is a browser (prefers text/html and names no simple or JSON type)."""
+    """Whether the client is a browser: it names text/html and prefers it, and names no
+    simple API type. A bare ``*/*`` (requests, twine, curl) is not a browser."""
     accept = request.accept
     if not accept:
         return False
+    agent = request.headers.get("User-Agent") or ""
+    if agent.startswith(INSTALLER_AGENTS):
+        return False  # old pip (before 22.2) names only text/html
+    header = str(accept)
+    if TEXT_HTML not in header or "application/vnd.pypi" in header:
+        return False
     offers = accept.acceptable_offers([TEXT_HTML, APPLICATION_JSON, JSON_TYPE, HTML_TYPE])
-    return bool(offers) and offers[0][0] == TEXT_HTML and "application/vnd.pypi" not in str(accept)
+    return bool(offers) and offers[0][0] == TEXT_HTML

@@ -26,7 +26,7 @@ from idx_server.model.principals import (
     USER_MODIFY,
     YANK,
 )
-from idx_server.security import credentials_given
+from idx_server.security import THROTTLED_KEY, credentials_given
 
 log = logging.getLogger("idx.errors")
 
@@ -67,13 +67,22 @@ def error_response(
         body = (message + "\n").encode("utf-8")
         content_type = "text/plain"
     response = Response(body=body, content_type=content_type, charset="utf-8")
-    response.status = f"{status} {reason_phrase(message)}"
+    if "application/json" in (request.headers.get("Accept") or ""):
+        # JSON clients (devpi-client) print the reason and the body's message: keep the
+        # standard reason so the message is shown once.
+        response.status = status
+    else:
+        # twine, poetry and pip print only the reason: it carries the message.
+        response.status = f"{status} {reason_phrase(message)}"
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
 
 
 def idx_error_view(exc: IdxError, request: Request) -> Response:
+    throttled = request.environ.get(THROTTLED_KEY)
+    if exc.status == 401 and throttled is not None:
+        return error_response(request, 429, throttled.message, {"Retry-After": "60"})
     headers = {"WWW-Authenticate": REALM} if exc.status == 401 else None
     if exc.status >= 500:
         log.warning("%s %s: %s", request.method, request.path, exc.message)
@@ -81,7 +90,10 @@ def idx_error_view(exc: IdxError, request: Request) -> Response:
 
 
 def forbidden_view(exc: HTTPForbidden, request: Request) -> Response:
-    action = _describe(request, exc)
+    action = describe_denial(request, exc)
+    throttled = request.environ.get(THROTTLED_KEY)
+    if throttled is not None:
+        return error_response(request, 429, throttled.message, {"Retry-After": "60"})
     if request.identity is None:
         if credentials_given(request):
             message = f"invalid user name, password or token; cannot {action}"
@@ -92,7 +104,8 @@ def forbidden_view(exc: HTTPForbidden, request: Request) -> Response:
     return error_response(request, 403, f"user {user!r} may not {action}")
 
 
-def _describe(request: Request, exc: HTTPForbidden) -> str:
+def describe_denial(request: Request, exc: HTTPForbidden) -> str:
+    """What the refused request tried to do, e.g. "upload to alice/dev" (for messages)."""
     permission = getattr(getattr(exc, "result", None), "permission", None) or ""
     context = request.context
     target = getattr(context, "index_name", None) or "this server"

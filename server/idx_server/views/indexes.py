@@ -11,12 +11,13 @@ from pyramid.view import view_config
 
 from idx_server.mirror.upstream import redact_url
 from idx_server.model.errors import InvalidInput, NotFound
-from idx_server.model.indexes import Index
+from idx_server.model.indexes import Index, redact_secrets
 from idx_server.model.principals import INDEX_CREATE, INDEX_DELETE, INDEX_MODIFY, READ
 from idx_server.resources import IndexResource
 from idx_server.services.indexes import IndexService
 from idx_server.services.users import UserService
 from idx_server.views.common import (
+    current_user,
     flag,
     json_response,
     message_response,
@@ -29,8 +30,8 @@ from idx_server.views.simple import render_project_list
 
 
 def public_config(index: Index) -> dict[str, Any]:
-    """An index's config as clients may see it (credentials in mirror_url hidden)."""
-    data = index.config.as_dict()
+    """An index's config as clients may see it (credentials in mirror_url and secrets hidden)."""
+    data = redact_secrets(index.index_type, index.config)
     if data.get("mirror_url"):
         data["mirror_url"] = redact_url(data["mirror_url"])
     return data
@@ -95,7 +96,9 @@ def delete_index(request: Request) -> Response:
     context: IndexResource = request.context
     index = context.require_index()
     force = flag(request, "force") and request.has_permission(INDEX_DELETE)
-    request.find_service(IndexService).delete(index, force=force and request.identity.user == "root")
+    request.find_service(IndexService).delete(
+        index, force=force and request.identity.user == "root", user=current_user(request)
+    )
     return message_response(request, f"index {index.full_name} deleted")
 
 

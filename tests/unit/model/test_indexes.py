@@ -224,7 +224,7 @@ def test_new_config_parses_given_values():
     assert config["title"] == "Dev"
 
 
-@pytest.mark.parametrize("key", ["colour", "mirror_url", "acl_read"])
+@pytest.mark.parametrize("key", ["colour", "mirror_url", "mirror_cache_expiry"])
 def test_unknown_keys_are_refused_and_named(key):
     with pytest.raises(InvalidInput, match=key):
         new_config(STAGE, "alice", {key: "x"})

@@ -1,0 +1,1 @@
+"""Page models: what each page shows, composed from idx-server's services (no HTML here)."""
