@@ -66,10 +66,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="talks to the real PyPI; set IDX_TEST_PYPI=1 to run"))
 
 
-@pytest.fixture
-def client_env(tmp_path: Path) -> dict[str, str]:
+def make_client_env(tmp_path: Path) -> dict[str, str]:
     """An environment for pip, uv, twine and idx subprocesses that ignores this machine's
-    configuration (its pip.conf, caches and index settings) and has no usable default index."""
+    configuration (its pip.conf, caches and index settings) and has no usable default index;
+    its home and caches are under ``tmp_path``."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -96,6 +96,18 @@ def client_env(tmp_path: Path) -> dict[str, str]:
         }
     )
     return env
+
+
+@pytest.fixture
+def client_env(tmp_path: Path) -> dict[str, str]:
+    """:func:`make_client_env` in the test's tmp_path."""
+    return make_client_env(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_client_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """:func:`make_client_env` shared by a module's tests (for servers and files they share)."""
+    return make_client_env(tmp_path_factory.mktemp("client-env"))
 
 
 @pytest.fixture(scope="session")

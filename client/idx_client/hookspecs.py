@@ -52,12 +52,14 @@ def idx_client_get_password(url: str, username: str) -> str | None:
 
 @hookspec(firstresult=True)
 def idx_client_format_test_results(
-    context: Context, link: dict[str, Any], results: list[dict[str, Any]]
+    context: Context, link: dict[str, Any], results: list[dict[str, Any]], failures: bool
 ) -> list[str] | None:
-    """Called by ``idx list SPEC -t`` for each release file listed.
+    """Called by ``idx list SPEC -t`` (and ``-f``) for each release file listed.
 
     ``link`` is the file's ``+links`` entry (``rel == "releasefile"``) from the
-    server's JSON and ``results`` are the ``toxresult`` links attached to it. Return
+    server's JSON and ``results`` are the ``toxresult`` links attached to it, oldest
+    first; ``failures`` is true for ``-f`` (show the failed commands' output). Return
     the lines to print under the file (the first non-None answer is used; the
-    built-in one counts the results).
+    built-in one fetches the results and prints a line per tox env: name, python,
+    passed or failed, host, platform, when).
     """

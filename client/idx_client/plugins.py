@@ -22,6 +22,7 @@ BUILTIN_PLUGINS = (
     "idx_client.commands.list",
     "idx_client.commands.remove",
     "idx_client.commands.push",
+    "idx_client.commands.test",
     "idx_client.commands.yank",
     "idx_client.commands.getjson",
 )

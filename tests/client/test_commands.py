@@ -300,6 +300,19 @@ def _link(index, filename, yanked=False):
     }
 
 
+TOXRESULT_URL = f"{SERVER}alice/dev/+f/abc/def/hello-1.0.tar.gz.toxresult-1"
+TOXRESULT = {
+    "host": "ci",
+    "platform": "linux",
+    "testenvs": {
+        "py312": {
+            "python": {"version": "3.12.1 (main)"},
+            "test": [{"command": ["pytest"], "retcode": 1, "output": "E assert 1 == 2"}],
+        },
+        "lint": {"test": [{"command": ["ruff", "check"], "retcode": 0, "output": ""}]},
+    },
+}
+
 VERSIONS = {
     "2.0": {
         "name": "hello",
@@ -311,7 +324,12 @@ VERSIONS = {
         "version": "1.0",
         "+links": [
             _link("alice/dev", "hello-1.0.tar.gz"),
-            {"rel": "toxresult", "href": "x", "for_href": f"{SERVER}alice/dev/+f/abc/def/hello-1.0.tar.gz"},
+            {
+                "rel": "toxresult",
+                "href": TOXRESULT_URL,
+                "for_href": f"{SERVER}alice/dev/+f/abc/def/hello-1.0.tar.gz",
+                "log": [{"what": "upload", "who": "alice", "when": [2026, 1, 2, 3, 4, 5]}],
+            },
         ],
         "+shadowing": [
             {"name": "hello", "version": "1.0", "+links": [_link("root/base", "hello-1.0.tar.gz")]}
@@ -325,21 +343,50 @@ VERSIONS = {
 def test_list_project(cli, transport):
     cli.use()
     transport.add("GET", SERVER + "alice/dev/hello", VERSIONS)
+    transport.add("GET", TOXRESULT_URL, TOXRESULT, body=json.dumps(TOXRESULT).encode())
     out = cli("list", "Hello", "-t").out.splitlines()
     assert out[0] == "hello 2.0  (yanked: bad build)"
     assert out[1].split() == ["hello-2.0.tar.gz", "alice/dev"]
     assert out[2].split() == ["no", "test", "results"]
-    assert [line.split() for line in out[3:7]] == [
+    assert [line.split() for line in out[3:8]] == [
         ["hello", "1.0"],
         ["hello-1.0.tar.gz", "alice/dev"],
-        ["1", "test", "result"],
+        ["lint", "?", "passed", "ci", "linux", "2026-01-02", "03:04:05", "UTC"],
+        ["py312", "3.12.1", "failed", "ci", "linux", "2026-01-02", "03:04:05", "UTC"],
         ["hello-1.0.tar.gz", "root/base"],
     ]
     assert out[-1] == "1 older version not shown; use --all to see them"
     assert "hello 0.8" in cli("list", "hello", "--all").out
     data = json.loads(cli("list", "hello==1.0", "--json").out)
     assert [f["index"] for f in data[0]["files"]] == ["alice/dev", "root/base"]
-    assert data[0]["files"][0]["test_results"] == ["x"]
+    assert data[0]["files"][0]["test_results"] == [TOXRESULT_URL]
+    assert "test_envs" not in data[0]["files"][0]
+
+
+def test_list_failures(cli, transport):
+    cli.use()
+    transport.add("GET", SERVER + "alice/dev/hello", VERSIONS)
+    transport.add("GET", TOXRESULT_URL, body=json.dumps(TOXRESULT).encode())
+    out = cli("list", "hello==1.0", "-f").out.splitlines()
+    assert out[3].split()[:3] == ["py312", "3.12.1", "failed"]
+    assert out[4:6] == ["      FAIL: pytest", "        E assert 1 == 2"]
+    assert out[6].split() == ["hello-1.0.tar.gz", "root/base"]
+    data = json.loads(cli("list", "hello==1.0", "-f", "--json").out)
+    envs = data[0]["files"][0]["test_envs"]
+    assert [(e["env"], e["status"], e["passed"], e["url"]) for e in envs] == [
+        ("lint", "passed", True, TOXRESULT_URL),
+        ("py312", "failed", False, TOXRESULT_URL),
+    ]
+    assert envs[1]["failures"] == [{"command": "pytest", "retcode": 1, "output": "E assert 1 == 2"}]
+    assert data[0]["files"][1]["test_envs"] == []
+
+
+def test_list_unreadable_result(cli, transport):
+    cli.use()
+    transport.add("GET", SERVER + "alice/dev/hello", VERSIONS)
+    transport.add("GET", TOXRESULT_URL, body=b'{"testenvs": []}')
+    out = cli("list", "hello==1.0", "-t").out
+    assert f"unreadable test result, skipped: {TOXRESULT_URL}" in out
 
 
 def test_list_projects(cli, transport):

@@ -4,11 +4,9 @@ team moving from devpi-server keeps its client and scripts."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
+from fakes.runners import Devpi
 from idx_server.testing import (
     ROOT_PASSWORD,
     UNREACHABLE_UPSTREAM,
@@ -18,54 +16,12 @@ from idx_server.testing import (
     start_server,
 )
 
-DEVPI_CLIENT = "devpi-client>=7,<8"
-
-
-@pytest.fixture(scope="session")
-def devpi(venv_factory) -> Path:
-    """The ``devpi`` script of a fresh virtualenv with devpi-client 7.x (pip reaches the
-    registry here, with this machine's own pip settings, not the tests' dead index)."""
-    venv = venv_factory("devpi-client")
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("PIP_INDEX_URL", "PIP_NO_INDEX", "PIP_CONFIG_FILE")
-    }
-    process = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", DEVPI_CLIENT],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert process.returncode == 0, f"could not install {DEVPI_CLIENT}:\n{process.stdout}\n{process.stderr}"
-    return venv / "bin" / "devpi"
-
 
 @pytest.fixture
 def server(tmp_path):
     srv = start_server(tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM)
     yield srv
     srv.stop()
-
-
-class Devpi:
-    def __init__(self, script: Path, env: dict[str, str], clientdir: Path) -> None:
-        self.script = script
-        self.env = env
-        self.clientdir = clientdir
-
-    def __call__(self, *args: str, status: int = 0) -> str:
-        process = subprocess.run(
-            [str(self.script), "--clientdir", str(self.clientdir), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
-        output = process.stdout + process.stderr
-        assert "Traceback" not in output, output
-        assert process.returncode == status, f"devpi {' '.join(args)} -> {process.returncode}\n{output}"
-        return output
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from fakes.projects import write_project
+from fakes.runners import Idx
 from idx_server.testing import (
     ROOT_PASSWORD,
     UNREACHABLE_UPSTREAM,
@@ -21,47 +20,12 @@ from idx_server.testing import (
     start_server,
 )
 
-IDX = Path(sys.executable).with_name("idx")
-
 
 @pytest.fixture
 def server(tmp_path):
     srv = start_server(tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM)
     yield srv
     srv.stop()
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-class Idx:
-    """Runs the real ``idx`` command in a clean environment and checks its exit status."""
-
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = env
-        self.cwd = cwd
-
-    def __call__(self, *args: str, status: int = 0, cwd: Path | None = None) -> Run:
-        command = [str(IDX)] if IDX.exists() else [sys.executable, "-m", "idx_client"]
-        process = subprocess.run(
-            [*command, *args],
-            env=self.env,
-            cwd=cwd or self.cwd,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
-        result = Run(process.returncode, process.stdout, process.stderr)
-        assert "Traceback" not in process.stderr, process.stderr
-        assert process.returncode == status, (
-            f"idx {' '.join(args)} -> {process.returncode}\n{process.stdout}\n{process.stderr}"
-        )
-        return result
 
 
 @pytest.fixture

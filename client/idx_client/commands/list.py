@@ -12,7 +12,9 @@ from packaging.version import InvalidVersion, Version
 from idx_client import hookimpl
 from idx_client.commands import Command, add_index_option, add_json_flag
 from idx_client.context import Context
+from idx_client.errors import ClientError
 from idx_client.specs import parse_release_spec
+from idx_client.toxresults import EnvResult, InvalidToxResult, newest_per_env, summarize, when_from_log
 
 #: Versions shown without --all.
 NEWEST = 3
@@ -24,7 +26,8 @@ List the projects on the current index, or a project's releases and their files.
   idx list --all            ... and on its (non-mirror) bases
   idx list hello            the newest releases of hello, each file with its index
   idx list 'hello>=1.0' --all
-  idx list hello -t         with test results
+  idx list hello -t         with test results: per file and tox env, the newest result
+  idx list hello -f         ... and the output of failed commands
 """
 
 
@@ -37,7 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"every version, not just the newest {NEWEST}; without SPEC, the bases' projects too",
     )
-    parser.add_argument("-t", "--toxresults", action="store_true", help="show test results of each file")
+    parser.add_argument(
+        "-t",
+        "--toxresults",
+        action="store_true",
+        help="show each file's test results: per tox env, python, passed or failed, host, platform, when",
+    )
+    parser.add_argument(
+        "-f",
+        "--failures",
+        action="store_true",
+        help="show test results (as -t) and the output of the commands that failed",
+    )
     add_index_option(parser)
     add_json_flag(parser)
 
@@ -54,17 +68,18 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if not args.all and not str(spec.specifier) and len(releases) > NEWEST:
         hidden = len(releases) - NEWEST
         releases = releases[:NEWEST]
+    show_results = args.toxresults or args.failures
     if ctx.out.json_mode:
-        ctx.out.json([_public(release) for release in releases])
+        ctx.out.json([_public(ctx, release, show_results, args.failures) for release in releases])
         return 0
     for release in releases:
         yanked = f"  (yanked{': ' + release['yanked'] if isinstance(release['yanked'], str) else ''})"
         ctx.out.line(f"{release['name']} {release['version']}{yanked if release['yanked'] else ''}")
         for entry in release["files"]:
             ctx.out.line(f"  {entry['filename']:<50} {entry['index']}")
-            if args.toxresults:
+            if show_results:
                 lines = ctx.hook.idx_client_format_test_results(
-                    context=ctx, link=entry["link"], results=entry["test_results"]
+                    context=ctx, link=entry["link"], results=entry["test_results"], failures=args.failures
                 )
                 for line in lines or []:
                     ctx.out.line(f"    {line}")
@@ -106,16 +121,34 @@ def release_row(version: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _public(release: dict[str, Any]) -> dict[str, Any]:
-    """A release row for ``--json``: test results as URLs, without the raw link."""
-    files = [
-        {
+def _public(ctx: Context, release: dict[str, Any], show_results: bool, failures: bool) -> dict[str, Any]:
+    """A release row for ``--json``: test results as URLs (with ``-t``, also ``test_envs``:
+    the newest result of each tox env), without the raw link."""
+    files = []
+    for f in release["files"]:
+        row = {
             **{k: v for k, v in f.items() if k != "link"},
             "test_results": [t.get("href") for t in f["test_results"]],
         }
-        for f in release["files"]
-    ]
+        if show_results:
+            envs, _broken = fetch_test_envs(ctx, f["test_results"])
+            row["test_envs"] = [env.to_json(failures) for env in envs]
+        files.append(row)
     return {**release, "files": files}
+
+
+def fetch_test_envs(ctx: Context, links: list[dict[str, Any]]) -> tuple[list[EnvResult], list[str]]:
+    """The newest result of each (host, platform, tox env) of a file's ``toxresult`` links,
+    and the URLs of results that could not be read."""
+    results, broken = [], []
+    for link in links:
+        url = str(link.get("href") or "")
+        try:
+            data = ctx.request("GET", url).json()
+            results.append(summarize(data, when=when_from_log(link), url=url))
+        except (ClientError, InvalidToxResult):
+            broken.append(url)
+    return newest_per_env(results), broken
 
 
 def origin_index(href: str) -> str:
@@ -159,11 +192,29 @@ def list_projects(ctx: Context, index: str, with_bases: bool) -> int:
 
 @hookimpl(trylast=True)
 def idx_client_format_test_results(
-    context: Context, link: dict[str, Any], results: list[dict[str, Any]]
+    context: Context, link: dict[str, Any], results: list[dict[str, Any]], failures: bool = False
 ) -> list[str]:
-    """The built-in answer: how many test results a file has (``idx test`` brings more)."""
-    count = len(results)
-    return [f"{count or 'no'} test result{'' if count == 1 else 's'}"]
+    """The built-in answer: a line per tox env (its newest result), and with ``failures``
+    the failed commands and their output."""
+    if not results:
+        return ["no test results"]
+    envs, broken = fetch_test_envs(context, results)
+    lines = [f"unreadable test result, skipped: {url}" for url in broken]
+    for env in envs:
+        lines.append(env.line())
+        if failures:
+            lines += failure_lines(env)
+    return lines
+
+
+def failure_lines(env: EnvResult) -> list[str]:
+    """devpi's ``list -f``: the failed phase's commands up to the failed one, with its output."""
+    lines = []
+    for command in env.failures():
+        lines.append(f"  {'FAIL' if command.failed else 'OK'}: {command.command}")
+        if command.failed:
+            lines += [f"    {text}" for text in command.output.rstrip().splitlines()]
+    return lines
 
 
 @hookimpl
