@@ -9,6 +9,7 @@ Pages for the core's routes are registered with ``idx_browser=True`` (and
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +156,9 @@ def _search(config: Configurator) -> None:
         previous.close()
     try:
         store = SearchStore(Path(settings.serverdir) / "+web" / "search.sqlite3")
-    except Exception:
-        log.exception("idx-web: the search index cannot be opened; search is unavailable")
+    except (OSError, sqlite3.Error) as exc:
+        # E.g. a read-only server directory: pages work, search does not.
+        log.error("idx-web: the search index cannot be opened (%s); search is unavailable", exc)
         return
     indexer = SearchIndexer(store, core.service(IndexService), core.store)
     pm.register(indexer, name=PLUGIN_NAME)

@@ -32,7 +32,13 @@ from idx_server.mirror.upstream import (
     split_credentials,
 )
 from idx_server.model.distfiles import DistFile, check_safe_filename
-from idx_server.model.errors import IdxError, InvalidUpload, UpstreamError, UpstreamUnavailable
+from idx_server.model.errors import (
+    IdxError,
+    InsufficientStorage,
+    InvalidUpload,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from idx_server.model.indexes import Index
 from idx_server.services.archives import read_metadata
 from idx_server.services.clock import now_iso
@@ -43,6 +49,8 @@ from idx_server.storage import BlobStore, MetaStore, MirrorNames, MirrorPage
 
 log = logging.getLogger("idx.mirror")
 
+#: Room kept free on the disk: a mirror download that would eat into it is refused.
+DISK_RESERVE = 1024 * 1024
 #: After upstream failed, serve the cache without asking again for this long.
 FAILURE_BACKOFF = 30.0
 
@@ -299,6 +307,12 @@ class MirrorService:
     def stream_file(self, index: Index, file: DistFile) -> FileStream:
         if self.is_offline(index):
             raise UpstreamUnavailable(f"{file.filename} is not cached and {index.full_name} is offline")
+        free = self.blobs.free_space()
+        if free is not None and file.size is not None and free < file.size + DISK_RESERVE:
+            raise InsufficientStorage(
+                f"{file.filename} is not cached and the server's disk is too full to fetch it "
+                f"({free} bytes free); ask its administrator to free space"
+            )
         download = self.downloads.get_or_start(
             (index.id, file.filename),
             lambda: SharedDownload(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -9,10 +10,12 @@ from dataclasses import dataclass
 from typing import IO, Protocol
 
 from idx_server.model.distfiles import DistFile
-from idx_server.model.errors import NotFound
+from idx_server.model.errors import IdxError, NotFound
 from idx_server.model.indexes import Index
 from idx_server.services.indexes import IndexService
 from idx_server.storage import BlobStore, MetaStore
+
+log = logging.getLogger("idx.files")
 
 #: Access times of cached mirror files (for LRU eviction) are written in batches.
 ACCESS_FLUSH_SECONDS = 60.0
@@ -111,5 +114,9 @@ class FileService:
             with self._access_lock:
                 batch, self._accessed = self._accessed, {}
         if batch:
-            with self.store.write():
-                self.store.touch_files(batch)
+            try:
+                with self.store.write():
+                    self.store.touch_files(batch)
+            except IdxError as exc:
+                # Access times only order evictions: never fail a download over them.
+                log.warning("file access times not recorded: %s", exc.message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import heapq
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,8 @@ from idx_server.render import simple as render
 from idx_server.services.indexes import IndexService
 from idx_server.services.resolve import MirrorSource, ProjectResolver, ResolvedProject, UpstreamNames
 from idx_server.storage import MetaStore
+
+log = logging.getLogger("idx.simple")
 
 #: Pages larger than this are also kept gzip-compressed, for clients that accept it.
 GZIP_THRESHOLD = 16 * 1024
@@ -119,19 +122,25 @@ class ListFiles:
         title: str,
     ) -> RenderedPage:
         digest = hashlib.blake2b(repr((key, stamp)).encode(), digest_size=12).hexdigest()
-        self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{digest}.{'json' if media_type == render.JSON_TYPE else 'html'}"
         gz_path = path.with_name(path.name + ".gz")
         with self._lock:
-            if not path.exists():
-                body = (
-                    render.index_json(names)
-                    if media_type == render.JSON_TYPE
-                    else render.index_html(names, title)
-                )
+            if path.exists():
+                return RenderedPage(b"", media_type, f'"{digest}"', path=path, gzipped_path=gz_path)
+            body = (
+                render.index_json(names)
+                if media_type == render.JSON_TYPE
+                else render.index_html(names, title)
+            )
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
                 _write_atomically(gz_path, gzip.compress(body, compresslevel=6, mtime=0))
                 _write_atomically(path, body)
                 self._prune()
+            except OSError as exc:
+                # A full or read-only disk: serve this one from memory.
+                log.warning("project list not cached on disk (%s); served from memory", exc.strerror)
+                return _finish(body, media_type, stamp)
         return RenderedPage(b"", media_type, f'"{digest}"', path=path, gzipped_path=gz_path)
 
     def _prune(self) -> None:

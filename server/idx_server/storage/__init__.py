@@ -267,6 +267,9 @@ class BlobStore(Protocol):
 
     def iter_all(self) -> Iterator[str]: ...
     def total_size(self) -> int: ...
+    def free_space(self) -> int | None:
+        """Bytes free where new blobs go, or None if unknown."""
+
     def modified(self, sha256: str) -> float:
         """When the blob was written, in seconds since the epoch."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,6 +172,12 @@ class FileBlobStore:
                     continue
                 for blob in sorted(second.iterdir()):
                     yield blob.name
+
+    def free_space(self) -> int | None:
+        try:
+            return shutil.disk_usage(self.root).free
+        except OSError:
+            return None
 
     def total_size(self) -> int:
         return sum(self.size(sha) for sha in self.iter_all())

@@ -8,7 +8,9 @@ requests queue for the writer instead of failing with "database is locked".
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
@@ -137,10 +140,18 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
+        #: Set when the database can only be read (its directory or disk is read-only):
+        #: reads are served, every write is refused with a clear 503.
+        self.read_only = _on_read_only_filesystem(path)
         conn = self._conn()
-        conn.execute("PRAGMA journal_mode=WAL")
-        db = Database(conn)
-        migrations.apply(db)
+        if self.read_only:
+            if migrations.pending(Database(conn)):
+                raise storage_error(
+                    OSError(errno.EROFS, "read-only file system, and the database needs an upgrade")
+                )
+        else:
+            conn.execute("PRAGMA journal_mode=WAL")
+            migrations.apply(Database(conn))
         self._serial = int(self._scalar("SELECT value FROM meta WHERE key = 'serial'"))
 
     # -- connections ---------------------------------------------------------------------
@@ -149,12 +160,18 @@ class SQLiteStore:
         if conn is None:
             if self._closed:
                 raise RuntimeError("store is closed")
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            if self.read_only:
+                # Nothing can write on a read-only file system: the file is immutable, and
+                # SQLite then needs no -shm or -wal files (which it could not create).
+                target = f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1"
+                conn = sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA foreign_keys=OFF")
             conn.execute("PRAGMA temp_store=MEMORY")
@@ -192,6 +209,8 @@ class SQLiteStore:
         if current is not None:
             yield current  # nested: part of the outer transaction
             return
+        if self.read_only:
+            raise storage_error(OSError(errno.EROFS, "read-only file system"))
         conn = self._conn()
         with self._write_lock:
             tx: _Transaction | None = None
@@ -199,7 +218,7 @@ class SQLiteStore:
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:
-                    raise storage_error(OSError(0, str(exc))) from exc
+                    raise storage_error(OSError(_disk_errno(exc), str(exc))) from exc
                 serial = int(self._scalar("SELECT value FROM meta WHERE key = 'serial'")) + 1
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'serial'", (str(serial),))
                 tx = _Transaction(serial)
@@ -215,7 +234,7 @@ class SQLiteStore:
                 for callback in tx.rollback_callbacks if tx else ():
                     callback()
                 if isinstance(exc, sqlite3.OperationalError) and _is_disk_error(exc):
-                    raise storage_error(OSError(0, str(exc))) from exc
+                    raise storage_error(OSError(_disk_errno(exc), str(exc))) from exc
                 raise
             self._serial = serial
         for callback in tx.commit_callbacks:
@@ -863,6 +882,17 @@ class SQLiteStore:
         }
 
 
+def _on_read_only_filesystem(path: Path) -> bool:
+    """Whether the database's directory is on a read-only file system (or not writable)."""
+    directory = path.parent
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return path.exists() and not os.access(directory, os.W_OK)
+
+
 def _end_read(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("COMMIT")
@@ -892,3 +922,12 @@ def _merge_upstream_facts(old: DistFile, new: DistFile) -> DistFile:
 def _is_disk_error(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "disk" in text or "readonly" in text or "read-only" in text or "full" in text
+
+
+def _disk_errno(exc: sqlite3.OperationalError) -> int:
+    text = str(exc).lower()
+    if "full" in text:
+        return errno.ENOSPC
+    if "readonly" in text or "read-only" in text:
+        return errno.EROFS
+    return errno.EIO
