@@ -16,6 +16,7 @@ from idx_client import hookspecs
 BUILTIN_PLUGINS = (
     "idx_client.commands.use",
     "idx_client.commands.login",
+    "idx_client.commands.token",
     "idx_client.commands.user",
     "idx_client.commands.index",
     "idx_client.commands.upload",

@@ -12,6 +12,7 @@ COMMANDS = [
     "login",
     "logout",
     "user",
+    "token",
     "index",
     "upload",
     "test",
