@@ -1,0 +1,99 @@
+"""Checks of the harness's own logic (no servers): ``pytest benchmarks/``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest
+from clients import parse_wrk
+from probe import Reply, count_names, file_links
+from report import BY_KEY, Results, ratio, table
+from static_server import parse_duration, wants_json
+
+WRK_OUTPUT = """\
+Running 2s test @ http://127.0.0.1:8000/simple/requests/
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.10ms    1.02ms  20.00ms   90.00%
+    Req/Sec     2.60k   100.00     2.80k    70.00%
+  Latency Distribution
+     50%    2.90ms
+     75%    3.40ms
+     90%    4.10ms
+     99%  850.00us
+  10400 requests in 2.00s, 7.50MB read
+  Socket errors: connect 0, read 3, write 0, timeout 0
+  Non-2xx or 3xx responses: 2
+Requests/sec:   5200.00
+Transfer/sec:      1.50GB
+"""
+
+
+def test_wrk_output_is_parsed_in_binary_units():
+    found = parse_wrk(WRK_OUTPUT)
+    assert found.requests_per_s == 5200.0
+    assert found.p99_ms == pytest.approx(0.85)
+    assert found.mib_per_s == pytest.approx(1536.0)
+    assert found.requests == 10400
+    assert found.bad_status == 2
+    assert "read 3" in found.socket_errors
+
+
+@pytest.mark.parametrize(
+    ("accept", "json"),
+    [
+        ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1", True),
+        ("text/html", False),
+        ("", False),
+        ("*/*", False),
+        ("text/html, application/vnd.pypi.simple.v1+json", False),
+        ("application/vnd.pypi.simple.v1+json", True),
+    ],
+)
+def test_pep691_negotiation(accept, json):
+    assert wants_json(accept) is json
+
+
+def test_durations():
+    assert parse_duration("30ms") == pytest.approx(0.03)
+    assert parse_duration("0.5s") == 0.5
+    assert parse_duration("0") == 0
+
+
+def test_links_of_html_and_json_pages():
+    html = Reply(200, {"content-type": "text/html"}, b'<a href="../../+f/ab/c/x-1.whl#sha256=00">x</a>', 0)
+    assert file_links("http://h/i/+simple/x/", html) == {"x-1.whl": "http://h/i/+f/ab/c/x-1.whl"}
+    body = b'{"files": [{"filename": "x-1.whl", "url": "/files/x-1.whl"}]}'
+    page = Reply(200, {"content-type": "application/vnd.pypi.simple.v1+json"}, body, 0)
+    assert file_links("http://h/simple/x/", page) == {"x-1.whl": "http://h/files/x-1.whl"}
+    assert count_names(Reply(200, {"content-type": "text/html"}, b"<a href=1>1</a><a href=2>2</a>", 0)) == 2
+
+
+def test_ratio_means_how_many_times_better_whichever_the_direction():
+    results = Results()
+    results.add("idx", "html_rps", 3000)
+    results.add("devpi", "html_rps", 1000)
+    results.add("idx", "pip_cold", 4.0)
+    results.add("direct", "pip_cold", 2.0)
+    assert ratio(results, BY_KEY["html_rps"], "idx", "devpi") == 3.0
+    assert ratio(results, BY_KEY["pip_cold"], "idx", "direct") == 0.5
+
+
+def test_table_shows_medians_failures_and_reasons_never_made_up_numbers():
+    results = Results()
+    for value in (1.0, 9.0, 2.0):
+        results.add("idx", "pip_warm", value)
+    results.fail("devpi", "pip_warm", "pip exit 1")
+    results.not_applicable("direct", "pip_warm", "no cache")
+    results.get("idx", "tox_matrix").pending = "needs idx test"
+    text = table(results, ["idx", "devpi", "direct"], {"uploads": "200", "singles": "20"})
+    row = next(line for line in text.splitlines() if line.startswith("| pip download, warm"))
+    assert "| 2.00 " in row
+    assert "FAIL [" in row
+    assert "n/a [" in row
+    assert "not measured yet" in text
+    assert "devpi: pip download, warm: pip exit 1" in text
+    assert "direct: no cache" in text
