@@ -13,7 +13,9 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.router import Router
 
+from idx_server.accesslog import AccessLog
 from idx_server.events import EventDispatcher
+from idx_server.fastpath import FastPath
 from idx_server.mirror.service import MirrorService
 from idx_server.mirror.upstream import redact_url
 from idx_server.model.errors import InvalidInput
@@ -33,6 +35,7 @@ from idx_server.services.uploads import UploadService
 from idx_server.services.users import UserService
 from idx_server.settings import Settings
 from idx_server.storage import BlobStore, MetaStore, StorageBackend
+from idx_server.views.common import negotiate_simple
 
 log = logging.getLogger("idx")
 
@@ -51,11 +54,17 @@ class Core:
     index_types: IndexTypes
     services: dict[type, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    access_log: AccessLog = field(default_factory=AccessLog)
 
     def service(self, kind: type[T]) -> T:
         return self.services[kind]  # type: ignore[no-any-return]
 
     def close(self) -> None:
+        # Background work first (mirror downloads write to the store and emit events),
+        # then the events, the plugins, and last the store.
+        mirror = self.services.get(MirrorService)
+        if mirror is not None:
+            mirror.close()
         self.events.wait(5)
         self.events.stop()
         for impl in self.pm.hook.idx_shutdown.get_hookimpls():
@@ -66,9 +75,7 @@ class Core:
         files = self.services.get(FileService)
         if files is not None:
             files.flush_access()
-        closer = self.services.get(MirrorService)
-        if closer is not None and hasattr(closer, "close"):
-            closer.close()
+        self.access_log.close()
         self.store.close()
 
 
@@ -102,6 +109,8 @@ def build_core(settings: Settings, pm: pluggy.PluginManager | None = None) -> Co
     store, blobs = storage_backend(settings, pm).open(settings)
     events = EventDispatcher(pm)
     core = Core(settings, pm, store, blobs, events, index_types(pm))
+    # On when the request log is wanted (idx-server's logging at info; not in tests).
+    core.access_log.enabled = logging.getLogger("idx.request").isEnabledFor(logging.INFO)
     indexes = IndexService(store, blobs, core.index_types, events)
     mirror = MirrorService(store, blobs, settings, events)
     resolver = ProjectResolver(store, indexes, mirror, pm)
@@ -150,8 +159,8 @@ def initialize(core: Core) -> str | None:
     return generated
 
 
-def make_app(core: Core) -> Router:
-    """The WSGI application."""
+def make_app(core: Core) -> Any:
+    """The WSGI application: the Pyramid router behind the fast path."""
     settings = core.settings
     with Configurator(settings={"idx": settings}) as config:
         registry = config.registry
@@ -161,6 +170,7 @@ def make_app(core: Core) -> Router:
         registry["idx.services"] = core.services
         registry["idx.auth"] = core.service(AuthService)
         registry["idx.core"] = core
+        registry["idx.access_log"] = core.access_log
         config.add_request_method(_find_service, "find_service")
         config.include("idx_server.security")
         config.include("idx_server.predicates")
@@ -169,7 +179,17 @@ def make_app(core: Core) -> Router:
         config.include("idx_server.views.errors")
         config.scan("idx_server.views")
         core.pm.hook.idx_configure(config=config)
-    return config.make_wsgi_app()
+    router: Router = config.make_wsgi_app()
+    return FastPath(
+        router,
+        core.store,
+        core.service(IndexService),
+        core.service(SimpleService),
+        core.service(FileService),
+        settings,
+        negotiate_simple,
+        core.access_log,
+    )
 
 
 def _find_service(request: Request, kind: type[T]) -> T:

@@ -91,7 +91,10 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
     import waitress.server
 
     from idx_server.app import build_core, initialize, make_app
+    from idx_server.housekeeping import Housekeeping
     from idx_server.mirror.upstream import redact_url
+    from idx_server.services.files import FileService
+    from idx_server.services.upload_form import MAX_FIELDS_SIZE
 
     configure_logging(settings.log_level)
     try:
@@ -107,7 +110,9 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
         port=settings.port,
         threads=settings.threads,
         connection_limit=settings.connection_limit,
-        max_request_body_size=settings.max_upload_size + 64 * 1024 * 1024,
+        # No more than the upload form accepts (the file plus its other fields): waitress
+        # buffers a body whole before idx sees it, so only this limit cuts one off early.
+        max_request_body_size=settings.max_upload_size + MAX_FIELDS_SIZE + 1,
         channel_timeout=300,
         ident="idx-server",
         expose_tracebacks=False,
@@ -127,11 +132,14 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    housekeeping = Housekeeping([core.service(FileService).flush_access])
+    housekeeping.start()
     try:
         server.run()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
+        housekeeping.stop()
         server.close()
         core.close()
         log.info("idx-server stopped")

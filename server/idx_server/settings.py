@@ -83,7 +83,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "https://pypi.org/simple/",
         "Upstream of root/pypi. Given on a later start, it updates root/pypi's mirror_url.",
     ),
-    Setting("threads", cv.INT, 32, "Worker threads serving requests."),
+    Setting(
+        "threads",
+        cv.INT,
+        64,
+        "Worker threads serving requests (file downloads from upstream hold one "
+        "each while they stream; uv asks for about 50 files at once).",
+    ),
     Setting("connection_limit", cv.INT, 500, "Most client connections open at once."),
     Setting(
         "outside_url",
@@ -136,7 +142,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3141
     mirror_url: str = "https://pypi.org/simple/"
-    threads: int = 32
+    threads: int = 64
     connection_limit: int = 500
     outside_url: str = ""
     root_password: str = ""

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 from pyramid.config import Configurator
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
-from idx_server import __version__
+from idx_server.accesslog import AccessLog
+from idx_server.render.headers import server_headers
 from idx_server.storage import MetaStore
 
-log = logging.getLogger("idx.request")
-
 Handler = Callable[[Request], Response]
-
-#: Sent with every HTML response unless a view set its own (a web UI sets a fuller CSP).
-HTML_SECURITY_HEADERS = (
-    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "same-origin"),
-)
 
 
 def request_tween_factory(handler: Handler, registry: Registry) -> Handler:
     store: MetaStore = registry["idx.store"]
+    access_log: AccessLog = registry["idx.access_log"]
     uuid = store.get_meta("uuid") or ""
 
     def request_tween(request: Request) -> Response:
@@ -37,20 +30,29 @@ def request_tween_factory(handler: Handler, registry: Registry) -> Handler:
             response = handler(request)
             status = response.status_int
             headers = response.headers
-            headers["X-Idx-Serial"] = headers["X-Devpi-Serial"] = str(store.serial())
-            headers["X-Devpi-Api-Version"] = "2"
-            headers["X-Devpi-Server-Version"] = __version__
-            headers["X-Devpi-Uuid"] = uuid
-            headers.setdefault("X-Content-Type-Options", "nosniff")
-            if (response.content_type or "").endswith("html"):
-                for name, value in HTML_SECURITY_HEADERS:
-                    headers.setdefault(name, value)
+            for name, value in server_headers(store.serial(), uuid, response.content_type or ""):
+                headers.setdefault(name, value)
             return response
         finally:
             elapsed = (time.perf_counter() - start) * 1000
-            log.info("%s %s %d %.1fms", request.method, request.path_qs, status, elapsed)
+            access_log.record(request.method, logged_path(request), status, elapsed)
 
     return request_tween
+
+
+def logged_path(request: Request) -> str:
+    """The path and query as sent, percent-encoded (``request.path_qs`` raises on a path
+    that is not UTF-8, e.g. ``/%FF``: that would turn any answer into a 500)."""
+    environ = request.environ
+    path = quote(
+        (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1", "replace"),
+        safe=_SAFE,
+    )
+    query = quote(environ.get("QUERY_STRING", "").encode("latin-1", "replace"), safe=_SAFE + "%?")
+    return f"{path}?{query}" if query else path
+
+
+_SAFE = "/~!$&'()*+,;=:@"
 
 
 def includeme(config: Configurator) -> None:

@@ -184,7 +184,7 @@ def test_two_plugins_adding_one_key_is_an_error(idx_settings):
 def test_plugin_settings_have_defaults_and_take_overrides(idx_settings, extras, testapp):
     assert idx_settings.get("extras_level") == 7
     assert extras.settings.get("extras_level") == 7
-    assert idx_settings.get("threads") == 32
+    assert idx_settings.get("threads") == 64
     with pytest.raises(KeyError, match="no setting 'nonexistent'"):
         idx_settings.get("nonexistent")
 

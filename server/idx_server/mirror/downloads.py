@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -34,13 +35,15 @@ class SharedDownload:
         file: DistFile,
         open_response: Callable[[], Any],
         blobs: BlobStore,
-        on_verified: Callable[[str, int], None],
+        on_stored: Callable[[str, int], None],
+        after_stored: Callable[[str], None],
         describe: str,
     ) -> None:
         self.file = file
         self._open_response = open_response
         self._blobs = blobs
-        self._on_verified = on_verified
+        self._on_stored = on_stored
+        self._after_stored = after_stored
         self.describe = describe
         self._writer: BlobWriter = blobs.writer()
         self._temp: Path | None = self._writer.temp_path
@@ -49,6 +52,9 @@ class SharedDownload:
         self._done = False
         self.error: IdxError | None = None
         self.sha256: str | None = None
+        self._commit_error: IdxError | None = None
+        #: Set once the verified file was stored (or failed to be).
+        self._stored = threading.Event()
         self.size: int | None = file.size
         self.content_type = "application/octet-stream"
         self.started = threading.Event()
@@ -100,12 +106,26 @@ class SharedDownload:
         for name, value in self.file.hashes.items():
             if name in ("md5",) and digests.get(name) not in (None, value):
                 raise UpstreamError(f"{self.file.filename} from upstream does not match its {name} hash")
-        sha256 = self._writer.commit()
-        self._on_verified(sha256, self._writer.size)
+        # Verified. Stored (fsync, rename, one database write) before the readers get their
+        # last bytes, so a client holding the whole file finds it cached; the rest of the
+        # bookkeeping (core metadata, eviction) comes after, off their path.
+        sha256: str | None = None
+        error: IdxError | None = None
+        try:
+            sha256 = self._writer.commit()
+            self._on_stored(sha256, self._writer.size)
+        except IdxError as exc:
+            # The bytes were verified, so the readers still get them; they are just not kept.
+            log.error("mirror download of %s was served but not cached: %s", self.describe, exc.message)
+            error = exc
         with self._cond:
             self.sha256 = sha256
+            self._commit_error = error
             self._done = True
             self._cond.notify_all()
+        self._stored.set()
+        if sha256 is not None:
+            self._after_stored(sha256)
 
     def _fail(self, error: IdxError) -> None:
         if isinstance(error, UpstreamError):
@@ -116,6 +136,7 @@ class SharedDownload:
             self._done = True
             self._cond.notify_all()
         self.started.set()
+        self._stored.set()
 
     # -- readers -------------------------------------------------------------------------
     def wait_started(self, timeout: float) -> None:
@@ -137,12 +158,12 @@ class SharedDownload:
             try:
                 return self._temp.open("rb")
             except FileNotFoundError:
-                pass
-        with self._cond:
-            while not self._done:
-                self._cond.wait(WAIT)
+                pass  # already stored under its sha256 (or discarded)
+        self._stored.wait()
         if self.sha256 is None:
-            raise self.error or UpstreamError(f"download of {self.file.filename} failed")
+            raise (
+                self.error or self._commit_error or UpstreamError(f"download of {self.file.filename} failed")
+            )
         return self._blobs.open(self.sha256)
 
     def _follow(self, handle: IO[bytes]) -> Iterator[bytes]:
@@ -171,6 +192,7 @@ class DownloadCoordinator:
 
     def __init__(self) -> None:
         self._running: dict[tuple[int, str], SharedDownload] = {}
+        self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
 
     def get_or_start(self, key: tuple[int, str], create: Callable[[], SharedDownload]) -> SharedDownload:
@@ -187,10 +209,27 @@ class DownloadCoordinator:
             finally:
                 with self._lock:
                     self._running.pop(key, None)
+                    self._threads.discard(threading.current_thread())
 
-        threading.Thread(target=run, name=f"idx-download-{key[1]}", daemon=True).start()
+        thread = threading.Thread(target=run, name=f"idx-download-{key[1]}", daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
         return download
 
     def running(self) -> int:
         with self._lock:
             return len(self._running)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for the running downloads to finish (before the store closes under them)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                threads = list(self._threads)
+            if not threads:
+                return True
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                return False

@@ -116,6 +116,7 @@ class MirrorService:
             settings.upstream_read_timeout,
             settings.upstream_retries,
             f"idx-server/{__version__}",
+            pool_size=max(16, settings.threads),
         )
         self.downloads = DownloadCoordinator()
         self._flights = _Flights()
@@ -124,9 +125,19 @@ class MirrorService:
         #: Recent upstream failures per (mirror, project): until when, and what happened.
         self._failures: dict[tuple[int, str], tuple[float, IdxError]] = {}
         self._names_cache: dict[int, StoredNames] = {}
+        self._background: set[threading.Thread] = set()
+        self._background_lock = threading.Lock()
         self._names_lock = threading.Lock()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Let running downloads and list fetches finish (they write to the store), then
+        drop the upstream connections."""
+        deadline = time.monotonic() + timeout
+        self.downloads.wait_idle(timeout)
+        with self._background_lock:
+            threads = list(self._background)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.client.close()
 
     # -- configuration ---------------------------------------------------------------------
@@ -319,7 +330,8 @@ class MirrorService:
                 file,
                 lambda: self.client.get(file.url, auth=self._auth_for(index, file.url), stream=True),
                 self.blobs,
-                lambda sha256, size: self._file_verified(index, file, sha256, size),
+                lambda sha256, size: self._file_stored(index, file, sha256, size),
+                lambda sha256: self._after_file_stored(index, file, sha256),
                 f"{index.full_name}/{file.filename} from {redact_url(file.url)}",
             ),
         )
@@ -328,12 +340,9 @@ class MirrorService:
         )
         return _ReaderStream(download)
 
-    def _file_verified(self, index: Index, file: DistFile, sha256: str, size: int) -> None:
-        core_sha = ""
-        if file.upstream_core_metadata is None and file.filename.endswith(".whl"):
-            core_sha = self._extract_metadata(sha256, file)
+    def _file_stored(self, index: Index, file: DistFile, sha256: str, size: int) -> None:
         with self.store.write() as tx:
-            self.store.mark_cached(file.id, sha256, size, core_sha)
+            self.store.mark_cached(file.id, sha256, size)
             self.store.touch_project(index.id, file.project, "", tx.serial)
             event = Event(
                 "file_cached",
@@ -345,6 +354,15 @@ class MirrorService:
                 files=({"filename": file.filename, "sha256": sha256, "url": redact_url(file.url)},),
             )
             tx.after_commit(lambda: self.events.emit(event))
+
+    def _after_file_stored(self, index: Index, file: DistFile, sha256: str) -> None:
+        if file.upstream_core_metadata is None and file.filename.endswith(".whl"):
+            # Upstream advertises no PEP 658 file: serve (and advertise) the wheel's own.
+            core_sha = self._extract_metadata(sha256, file)
+            if core_sha:
+                with self.store.write() as tx:
+                    self.store.set_core_metadata(file.id, core_sha)
+                    self.store.touch_project(index.id, file.project, "", tx.serial)
         self._evict(index)
 
     def _extract_metadata(self, sha256: str, file: DistFile) -> str:
@@ -459,7 +477,10 @@ class MirrorService:
             finally:
                 self._flights.end(key)
 
-        threading.Thread(target=fetch, name=f"idx-names-{index.full_name}", daemon=True).start()
+        thread = threading.Thread(target=fetch, name=f"idx-names-{index.full_name}", daemon=True)
+        with self._background_lock:
+            self._background = {t for t in self._background if t.is_alive()} | {thread}
+        thread.start()
 
     def fetch_names(self, index: Index, stored: MirrorNames | None = None) -> None:
         upstream = self._upstream(index)

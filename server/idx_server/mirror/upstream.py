@@ -54,13 +54,18 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 class UpstreamClient:
     """One pooled, thread-safe HTTP client for all upstream requests of a server."""
 
-    def __init__(self, connect_timeout: float, read_timeout: float, retries: int, user_agent: str) -> None:
+    def __init__(
+        self, connect_timeout: float, read_timeout: float, retries: int, user_agent: str, pool_size: int = 16
+    ) -> None:
         import urllib3
 
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self.retries = retries
         self.user_agent = user_agent
-        self._direct = urllib3.PoolManager(num_pools=32, maxsize=16, block=False)
+        # As many kept-alive connections per upstream host as threads that may use them:
+        # a connection thrown away is a new TCP (and TLS) handshake for the next request.
+        self.pool_size = pool_size
+        self._direct = urllib3.PoolManager(num_pools=32, maxsize=pool_size, block=False)
         self._proxied: dict[str, urllib3.ProxyManager] = {}
         self._lock = threading.Lock()
 
@@ -75,7 +80,9 @@ class UpstreamClient:
         with self._lock:
             manager = self._proxied.get(proxy)
             if manager is None:
-                manager = self._proxied[proxy] = urllib3.ProxyManager(proxy, num_pools=32, maxsize=16)
+                manager = self._proxied[proxy] = urllib3.ProxyManager(
+                    proxy, num_pools=32, maxsize=self.pool_size
+                )
             return manager
 
     def _retry(self) -> Any:

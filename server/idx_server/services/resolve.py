@@ -102,6 +102,33 @@ class ResolvedProject:
         return bool(self.serials)
 
 
+class SerialCache:
+    """Projects' last-change serials per index, remembered until the store's change stamp
+    moves (any commit, of this process or another) and for at most a second."""
+
+    MAX_AGE = 1.0
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, store: MetaStore) -> None:
+        self.store = store
+        self._entries: dict[tuple[tuple[int, ...], str], tuple[object, float, dict[int, int]]] = {}
+
+    def get(self, index_ids: tuple[int, ...], project: str) -> dict[int, int]:
+        # The stamp is read before the query: an answer is only reused under the stamp
+        # it was read under, so a commit racing with the query cannot be hidden.
+        stamp = self.store.change_stamp()
+        now = time.monotonic()
+        key = (index_ids, project)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == stamp and now - entry[1] < self.MAX_AGE:
+            return entry[2]
+        serials = self.store.project_serials(index_ids, project)
+        if len(self._entries) > self.MAX_ENTRIES:
+            self._entries = {}
+        self._entries[key] = (stamp, now, serials)
+        return serials
+
+
 class ProjectResolver:
     def __init__(
         self, store: MetaStore, indexes: IndexService, mirror: MirrorSource, pm: pluggy.PluginManager
@@ -110,6 +137,7 @@ class ProjectResolver:
         self.indexes = indexes
         self.mirror = mirror
         self.pm = pm
+        self._serials = SerialCache(store)
 
     def resolution(self, index: Index, project: str, ignore_bases: bool = False) -> ProjectResolution:
         """Which indexes are asked for ``project`` (mirrors left out when a private index has it)."""
@@ -119,7 +147,7 @@ class ProjectResolver:
         self, index: Index, project: str, ignore_bases: bool
     ) -> tuple[ProjectResolution, dict[int, int]]:
         order = [index] if ignore_bases else self.indexes.resolution_order(index)
-        serials = self.store.project_serials([ix.id for ix in order], project)
+        serials = self._serials.get(tuple(ix.id for ix in order), project)
         return resolve_project(order, project, lambda ix: ix.id in serials), serials
 
     def resolve(self, index: Index, project: str, ignore_bases: bool = False) -> ResolvedProject:

@@ -32,7 +32,7 @@ log = logging.getLogger("idx.simple")
 
 #: Pages larger than this are also kept gzip-compressed, for clients that accept it.
 GZIP_THRESHOLD = 16 * 1024
-CACHE_MAX_BYTES = 256 * 1024 * 1024
+CACHE_MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,10 @@ class MetaStore(Protocol):
     def serial(self) -> int:
         """The serial of the last committed write."""
 
+    def change_stamp(self) -> object:
+        """A cheap value that changes whenever committed data may have changed, by this
+        process or another (for caches of query results)."""
+
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def close(self) -> None: ...

@@ -134,6 +134,7 @@ class SQLiteStore:
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         self.path = path
+        self._wal_path = path.with_name(path.name + "-wal")
         self._synchronous = synchronous
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -175,7 +176,7 @@ class SQLiteStore:
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA foreign_keys=OFF")
             conn.execute("PRAGMA temp_store=MEMORY")
-            conn.execute("PRAGMA cache_size=-16000")
+            conn.execute("PRAGMA cache_size=-2000")  # per thread: 2 MB each
             self._local.conn = conn
             self._local.tx = None
             with self._connections_lock:
@@ -254,6 +255,15 @@ class SQLiteStore:
 
     def serial(self) -> int:
         return self._serial
+
+    def change_stamp(self) -> object:
+        # This process's commits move the serial; another process's commits append to
+        # the write-ahead log, which changes its size or modification time.
+        try:
+            wal = os.stat(self._wal_path)
+        except FileNotFoundError:
+            return (self._serial, 0, 0)
+        return (self._serial, wal.st_size, wal.st_mtime_ns)
 
     def get_meta(self, key: str) -> str | None:
         value = self._scalar("SELECT value FROM meta WHERE key = ?", (key,))
@@ -646,7 +656,11 @@ class SQLiteStore:
         return self._sync_mirror_files(page.index_id, page.project, files)
 
     def _sync_mirror_files(self, index_id: int, project: str, files: list[DistFile]) -> bool:
+        """Make ``files`` the project's links: new ones inserted in one batch, changed ones
+        updated (keeping what was learnt locally), vanished ones removed."""
         existing = {f.filename: f for f in self.project_files([index_id], project)}
+        inserts: list[DistFile] = []
+        gone: list[int] = []
         changed = False
         seen: set[str] = set()
         for new in files:
@@ -661,14 +675,18 @@ class SQLiteStore:
                     changed = True
                 continue
             if old is not None:
-                self._execute("DELETE FROM files WHERE id = ?", (old.id,))
-            self.put_file(new)
-            changed = True
-        for filename, old in existing.items():
-            if filename not in seen:
-                self._execute("DELETE FROM files WHERE id = ?", (old.id,))
-                changed = True
-        return changed
+                gone.append(old.id)
+            inserts.append(new)
+        gone += [old.id for filename, old in existing.items() if filename not in seen]
+        if gone:
+            self._conn().executemany("DELETE FROM files WHERE id = ?", [(file_id,) for file_id in gone])
+        if inserts:
+            columns = _FILE_COLUMNS.removeprefix("id, ")
+            self._conn().executemany(
+                f"INSERT INTO files ({columns}) VALUES ({_placeholders(list(_file_values(inserts[0])))})",
+                [_file_values(f) for f in inserts],
+            )
+        return changed or bool(gone) or bool(inserts)
 
     def mark_cached(self, file_id: int, sha256: str, size: int, core_metadata_sha256: str = "") -> None:
         self._require_write()

@@ -7,8 +7,9 @@ from typing import Any
 
 from pyramid.request import Request
 from pyramid.response import Response
+from webob.acceptparse import create_accept_header
 
-from idx_server.model.errors import InvalidInput
+from idx_server.model.errors import InvalidInput, PayloadTooLarge
 from idx_server.render.simple import HTML_TYPE, JSON_TYPE, TEXT_HTML
 from idx_server.services.auth import Identity
 
@@ -46,13 +47,13 @@ def read_json(request: Request) -> Any:
     """The request body as JSON; a clear 400 if it is not."""
     length = request.content_length or 0
     if length > MAX_JSON_BODY:
-        raise InvalidInput(f"the JSON body is too large ({length} bytes, limit {MAX_JSON_BODY})")
+        raise PayloadTooLarge(f"the JSON body is too large ({length} bytes, limit {MAX_JSON_BODY})")
     body = request.body
     if not body.strip():
         return {}
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
 
 
@@ -110,8 +111,23 @@ _JSON_FIRST_OFFERS = [APPLICATION_JSON, *SIMPLE_TYPES, LATEST_JSON, LATEST_HTML]
 _SIMPLE_OFFERS = [TEXT_HTML, HTML_TYPE, JSON_TYPE, LATEST_JSON, LATEST_HTML, APPLICATION_JSON]
 
 
+def negotiate_simple(accept_header: str) -> str | None:
+    """The simple-API media type for an ``Accept`` header (cached), for the fast path."""
+    key = (accept_header, False)
+    cached = _NEGOTIATED.get(key, _MISSING)
+    if cached is _MISSING:
+        if len(_NEGOTIATED) > 1024:
+            _NEGOTIATED.clear()
+        cached = _NEGOTIATED[key] = _negotiate_header(accept_header, json_first=False)
+    return cached  # type: ignore[return-value]
+
+
 def _negotiate(request: Request, json_first: bool) -> str | None:
-    accept = request.accept
+    return _negotiate_header(request.headers.get("Accept") or "", json_first)
+
+
+def _negotiate_header(header: str, json_first: bool) -> str | None:
+    accept = create_accept_header(header) if header else None
     matches = accept.acceptable_offers(_JSON_FIRST_OFFERS if json_first else _SIMPLE_OFFERS) if accept else []
     best = matches[0][0] if matches else (APPLICATION_JSON if json_first else TEXT_HTML)
     if best == APPLICATION_JSON:
@@ -135,10 +151,6 @@ class NotAcceptableFormat(InvalidInput):
         super().__init__(
             f"format {fmt!r} is not offered; use one of {', '.join(SIMPLE_TYPES)} (or the 'latest' variants)"
         )
-
-
-def content_type_header(media_type: str) -> str:
-    return media_type + "; charset=utf-8" if media_type == TEXT_HTML else media_type
 
 
 def flag(request: Request, name: str) -> bool:

@@ -10,6 +10,7 @@ from pyramid.view import view_config
 
 from idx_server.model.errors import NotFound
 from idx_server.model.principals import DELETE, INDEX_MODIFY, READ, TOXRESULT_UPLOAD
+from idx_server.render.headers import file_headers
 from idx_server.resources import IndexResource
 from idx_server.services.files import FileLocation, FileService
 from idx_server.services.releases import ReleaseService
@@ -17,7 +18,6 @@ from idx_server.services.toxresults import ToxResultService
 from idx_server.settings import Settings
 from idx_server.views.common import current_user, flag, json_response, message_response
 
-IMMUTABLE = "max-age=31536000, immutable"
 BLOCK_SIZE = 256 * 1024
 
 
@@ -47,12 +47,7 @@ def _range_iter(service: FileService, sha256: str, start: int, length: int) -> I
 def blob_response(request: Request, sha256: str, size: int, filename: str, content_type: str) -> Response:
     """Serve a stored blob: whole (via wsgi.file_wrapper) or a byte range; or let nginx send it."""
     service: FileService = request.find_service(FileService)
-    headers = {
-        "ETag": f'"{sha256}"',
-        "Cache-Control": IMMUTABLE,
-        "Accept-Ranges": "bytes",
-        "Content-Disposition": f'attachment; filename="{filename}"',
-    }
+    headers = file_headers(sha256, filename)
     if sha256 in (request.if_none_match or ()):
         return Response(status=304, headers=headers)
     if not service.blob_exists(sha256):

@@ -10,18 +10,15 @@ from pyramid.view import view_config
 from idx_server.model.indexes import Index
 from idx_server.model.names import project_name
 from idx_server.model.principals import READ
+from idx_server.render.headers import content_type_header, page_headers
 from idx_server.resources import IndexResource
 from idx_server.services.simple import RenderedPage, SimpleService
 from idx_server.views.common import (
-    content_type_header,
     message_response,
     outside_url,
     wants_browser,
     wants_simple,
 )
-
-PRIVATE_CACHE_CONTROL = "max-age=0, must-revalidate"
-MIRROR_CACHE_CONTROL = "max-age=600"
 
 
 def _query(request: Request) -> str:
@@ -30,15 +27,7 @@ def _query(request: Request) -> str:
 
 def _page_response(request: Request, index: Index, page: RenderedPage) -> Response:
     order = request.find_service(SimpleService).indexes.resolution_order(index)
-    headers = {
-        "Vary": "Accept, Accept-Encoding",
-        "ETag": page.etag,
-        "Cache-Control": MIRROR_CACHE_CONTROL if all(ix.is_mirror for ix in order) else PRIVATE_CACHE_CONTROL,
-    }
-    if page.stale:
-        headers["X-Idx-Stale"] = ", ".join(page.stale)
-        headers["Warning"] = '110 idx "Response is Stale: upstream could not be reached"'
-        headers["Cache-Control"] = "no-cache"
+    headers = page_headers(page.etag, page.stale, all(ix.is_mirror for ix in order))
     if page.etag.strip('"') in (request.if_none_match or ()):
         return Response(status=304, headers=headers)
     gzip_ok = "gzip" in (request.headers.get("Accept-Encoding") or "")

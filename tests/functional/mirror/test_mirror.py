@@ -156,7 +156,11 @@ class TestFiles:
         assert entry["core-metadata"] is False
         mapp.app.get(url + ".metadata", status=404)
         mapp.app.get(url)
-        _url, entry = file_url(mapp, "root/pypi", "nometa", "nometa-1.0-py3-none-any.whl")
+        # The wheel is stored (and its METADATA extracted) just after the last byte went out.
+        deadline = time.monotonic() + 10
+        while entry["core-metadata"] is False and time.monotonic() < deadline:
+            time.sleep(0.05)
+            _url, entry = file_url(mapp, "root/pypi", "nometa", "nometa-1.0-py3-none-any.whl")
         data = mapp.app.get(url + ".metadata").body
         assert entry["core-metadata"] == {"sha256": hashlib.sha256(data).hexdigest()}
         assert data == upstream.file("nometa-1.0-py3-none-any.whl").dist.metadata

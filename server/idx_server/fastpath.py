@@ -1,0 +1,177 @@
+"""The fast path: anonymous reads of public simple pages and cached files, answered
+without going through Pyramid.
+
+Installers spend their lives on two URLs: ``/{user}/{index}/+simple/{project}/`` and the
+``+f/`` files it links. For a public index (every index of its resolution order readable
+by anyone) and a request without credentials or query, the answer does not depend on
+who asks, so this WSGI middleware asks the same services the views do and answers
+directly. Everything else (and anything unusual: redirects, errors, ranges, protected
+indexes, uncached mirror files) falls through to the Pyramid application unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from idx_server.accesslog import AccessLog
+from idx_server.model.errors import IdxError
+from idx_server.model.indexes import ANONYMOUS, Index
+from idx_server.render.headers import content_type_header, file_headers, page_headers, server_headers
+from idx_server.render.simple import HTML_TYPE, JSON_TYPE, TEXT_HTML
+from idx_server.services.files import FileService
+from idx_server.services.indexes import IndexService
+from idx_server.services.simple import RenderedPage, SimpleService
+from idx_server.settings import Settings
+from idx_server.storage import MetaStore
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Answer = tuple[str, list[tuple[str, str]], Iterable[bytes]]
+
+BLOCK_SIZE = 256 * 1024
+_SIMPLE_TYPES = {JSON_TYPE, HTML_TYPE, TEXT_HTML}
+
+
+def publicly_readable(order: list[Index]) -> bool:
+    """Whether anyone may read every index of a resolution order."""
+    return all(list(ix.config.get("acl_read") or [ANONYMOUS]) == [ANONYMOUS] for ix in order)
+
+
+class FastPath:
+    def __init__(
+        self,
+        app: WSGIApp,
+        store: MetaStore,
+        indexes: IndexService,
+        simple: SimpleService,
+        files: FileService,
+        settings: Settings,
+        negotiate: Callable[[str], str | None],
+        access_log: AccessLog,
+    ) -> None:
+        self.app = app
+        self.access_log = access_log
+        self.store = store
+        self.indexes = indexes
+        self.simple = simple
+        self.files = files
+        self.settings = settings
+        self.negotiate = negotiate
+        self.uuid = store.get_meta("uuid") or ""
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if (
+            environ["REQUEST_METHOD"] in ("GET", "HEAD")
+            and not environ.get("QUERY_STRING")
+            and "HTTP_AUTHORIZATION" not in environ
+            and "HTTP_X_DEVPI_AUTH" not in environ
+            and "HTTP_RANGE" not in environ
+        ):
+            start = time.perf_counter()
+            try:
+                answer = self._answer(environ)
+            except (IdxError, OSError):
+                answer = None  # the views answer it, with their error pages
+            if answer is not None:
+                status, headers, body = answer
+                content_type = next((value for name, value in headers if name == "Content-Type"), "")
+                headers.extend(server_headers(self.store.serial(), self.uuid, content_type))
+                start_response(status, headers)
+                self.access_log.record(
+                    environ["REQUEST_METHOD"],
+                    environ.get("PATH_INFO", ""),
+                    status[:3],
+                    (time.perf_counter() - start) * 1000,
+                )
+                return [] if environ["REQUEST_METHOD"] == "HEAD" else body
+        return self.app(environ, start_response)
+
+    def _answer(self, environ: dict[str, Any]) -> Answer | None:
+        parts = environ.get("PATH_INFO", "").split("/")
+        if len(parts) < 6 or parts[0] or "+" in parts[1] or "+" in parts[2]:
+            return None
+        index = self.indexes.find(parts[1], parts[2])
+        if index is None:
+            return None
+        order = self.indexes.resolution_order(index)
+        if not publicly_readable(order):
+            return None
+        if len(parts) == 6 and parts[3] == "+simple" and parts[5] == "" and parts[4]:
+            return self._page(environ, index, order, parts[4])
+        if len(parts) == 7 and parts[3] == "+f":
+            return self._file(environ, index, parts[4] + parts[5], parts[6])
+        return None
+
+    def _page(self, environ: dict[str, Any], index: Index, order: list[Index], project: str) -> Answer | None:
+        if canonicalize_name(project) != project:
+            return None  # a redirect to the normalized name
+        media_type = self.negotiate(environ.get("HTTP_ACCEPT", ""))
+        if media_type not in _SIMPLE_TYPES:
+            return None
+        page = self.simple.project_page(index, project, media_type, base="../../")
+        if page.path is not None:
+            return None
+        headers = page_headers(page.etag, page.stale, all(ix.is_mirror for ix in order))
+        if _matches(environ.get("HTTP_IF_NONE_MATCH", ""), page.etag):
+            return "304 Not Modified", list(headers.items()), []
+        body = _body(page, environ)
+        pairs = [*headers.items(), ("Content-Type", content_type_header(page.media_type))]
+        if body is not page.body:
+            pairs.append(("Content-Encoding", "gzip"))
+        pairs.append(("Content-Length", str(len(body))))
+        return "200 OK", pairs, [body]
+
+    def _file(self, environ: dict[str, Any], index: Index, key_prefix: str, filename: str) -> Answer | None:
+        if len(key_prefix) != 16 or ".toxresult-" in filename:
+            return None
+        metadata = filename.endswith(".metadata")
+        location = self.files.locate(index, key_prefix, filename.removesuffix(".metadata"))
+        file = location.file
+        if metadata:
+            if not file.core_metadata_sha256:
+                return None  # fetched or extracted by the view
+            sha256, size, content_type = file.core_metadata_sha256, None, "text/plain; charset=utf-8"
+        else:
+            if not (file.cached and file.sha256):
+                return None  # streamed from upstream by the view
+            sha256, size, content_type = file.sha256, file.size, "application/octet-stream"
+            self.files.record_access(file)
+        headers = list(file_headers(sha256, filename).items())
+        if _matches(environ.get("HTTP_IF_NONE_MATCH", ""), f'"{sha256}"'):
+            return "304 Not Modified", headers, []
+        headers.append(("Content-Type", content_type))
+        if not self.files.blob_exists(sha256):
+            return None
+        if size is None:
+            size = self.files.blob_size(sha256)
+        headers.append(("Content-Length", str(size)))
+        accel = self.settings.x_accel_redirect
+        if accel:
+            headers.append(("X-Accel-Redirect", f"{accel}{sha256[:2]}/{sha256[2:4]}/{sha256}"))
+            return "200 OK", headers, []
+        if environ["REQUEST_METHOD"] == "HEAD":
+            return "200 OK", headers, []
+        handle = self.files.open_blob(sha256)
+        wrapper = environ.get("wsgi.file_wrapper")
+        body: Iterable[bytes] = wrapper(handle, BLOCK_SIZE) if wrapper else _read_all(handle)
+        return "200 OK", headers, body
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    return bool(if_none_match) and (if_none_match.strip() == "*" or etag in if_none_match)
+
+
+def _body(page: RenderedPage, environ: dict[str, Any]) -> bytes:
+    if page.gzipped is not None and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+        return page.gzipped
+    return page.body
+
+
+def _read_all(handle: Any) -> Iterable[bytes]:
+    with handle:
+        while chunk := handle.read(BLOCK_SIZE):
+            yield chunk
