@@ -11,14 +11,14 @@ from idx_server.model.errors import InvalidInput
 # User and index names: devpi's rule (no whitespace, control characters or
 # punctuation that has a meaning in URLs, headers or ACL principals), plus no
 # leading dot or dash. "+" is reserved for system routes such as /+api.
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")  # fullmatch: "$" would allow "bob\n"
 
 RESERVED_USER_NAMES = frozenset({"simple", "static", "favicon.ico", "robots.txt"})
 
 
 def validate_user_name(name: str) -> str:
     """Return ``name`` if it can be a user name, else raise :class:`InvalidInput`."""
-    if not _NAME_RE.match(name) or name.lower() in RESERVED_USER_NAMES:
+    if not _NAME_RE.fullmatch(name) or name.lower() in RESERVED_USER_NAMES:
         raise InvalidInput(
             f"invalid user name {name!r}: use 1 to 64 letters, digits, '_', '.', '@' or '-', "
             "starting with a letter, digit or '_'"
@@ -28,7 +28,7 @@ def validate_user_name(name: str) -> str:
 
 def validate_index_name(name: str) -> str:
     """Return ``name`` if it can be an index name, else raise :class:`InvalidInput`."""
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise InvalidInput(
             f"invalid index name {name!r}: use 1 to 64 letters, digits, '_', '.', '@' or '-', "
             "starting with a letter, digit or '_'"

@@ -31,8 +31,12 @@ class ArchiveMetadata:
     member: str
 
 
+def _is_absolute(name: str) -> bool:
+    return name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":")
+
+
 def _check_member_name(name: str, filename: str) -> None:
-    if name.startswith(("/", "\\")) or "\\" in name or (len(name) > 1 and name[1] == ":"):
+    if _is_absolute(name) or "\\" in name:
         raise InvalidUpload(f"Invalid distribution file {filename!r}: member {name!r} has an absolute path")
     if ".." in posixpath.normpath(name).split("/"):
         raise InvalidUpload(
@@ -129,10 +133,11 @@ def _tar_sdist_metadata(path: Path, dist: DistFilename) -> ArchiveMetadata:
                     raise InvalidUpload(f"Invalid sdist {dist.filename!r}: more than {MAX_MEMBERS} members")
                 _check_member_name(member.name, dist.filename)
                 if member.issym() or member.islnk():
-                    target = posixpath.normpath(
-                        posixpath.join(posixpath.dirname(member.name), member.linkname)
-                    )
-                    if member.linkname.startswith("/") or target.startswith(".."):
+                    # A symlink's target is relative to its directory, a hard link's to the root.
+                    base = posixpath.dirname(member.name) if member.issym() else ""
+                    linkname = member.linkname.replace("\\", "/")
+                    target = posixpath.normpath(posixpath.join(base, linkname))
+                    if _is_absolute(member.linkname) or target.startswith(".."):
                         raise InvalidUpload(
                             f"Invalid sdist {dist.filename!r}: link {member.name!r} points outside "
                             "the archive"

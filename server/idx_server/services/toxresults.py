@@ -38,7 +38,7 @@ class ToxResultService:
             raise PayloadTooLarge(f"the test result is {len(body)} bytes; the limit is {MAX_TOXRESULT_SIZE}")
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InvalidInput(f"a test result must be JSON (tox --result-json): {exc}") from None
         if not isinstance(data, dict):
             raise InvalidInput("a test result must be a JSON object (tox --result-json)")

@@ -286,7 +286,7 @@ def _attestations(form: ReceivedForm) -> str:
         return ""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidUpload("Invalid attestations: the 'attestations' field is not JSON") from None
     if not isinstance(value, list):
         raise InvalidUpload("Invalid attestations: expected a JSON list of attestation objects")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPNotFound
@@ -122,6 +123,19 @@ def http_exception_view(exc: HTTPException, request: Request) -> Any:
     return exc
 
 
+def undecodable_url_view(exc: UnicodeDecodeError, request: Request) -> Response:
+    """A path or query that is not UTF-8 (``/%FF``) is the client's mistake: a 400."""
+    environ = request.environ
+    path = environ.get("PATH_INFO", "").encode("latin-1", "replace")  # WSGI: decoded already
+    query = unquote_to_bytes(environ.get("QUERY_STRING", "").encode("latin-1", "replace"))
+    try:
+        path.decode("utf-8")
+        query.decode("utf-8")
+    except UnicodeDecodeError:
+        return error_response(request, 400, "the URL is not valid UTF-8: percent-encode UTF-8 bytes")
+    return unexpected_error_view(exc, request)
+
+
 def unexpected_error_view(exc: Exception, request: Request) -> Response:
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     return error_response(
@@ -134,4 +148,5 @@ def includeme(config: Configurator) -> None:
     config.add_forbidden_view(forbidden_view)
     config.add_notfound_view(notfound_view)
     config.add_exception_view(http_exception_view, context=HTTPException)
+    config.add_exception_view(undecodable_url_view, context=UnicodeDecodeError)
     config.add_exception_view(unexpected_error_view, context=Exception)
