@@ -45,7 +45,9 @@ class SharedDownload:
         self._on_stored = on_stored
         self._after_stored = after_stored
         self.describe = describe
-        self._writer: BlobWriter = blobs.writer()
+        # sha256 verifies the file; md5 only when upstream gave nothing better.
+        algorithms = ["sha256"] if file.sha256 or "md5" not in file.hashes else ["sha256", "md5"]
+        self._writer: BlobWriter = blobs.writer(algorithms)
         self._temp: Path | None = self._writer.temp_path
         self._cond = threading.Condition()
         self._written = 0

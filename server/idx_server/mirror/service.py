@@ -242,13 +242,13 @@ class MirrorService:
 
     def _touch_page(self, page: MirrorPage) -> None:
         touched = replace(page, checked_at=time.time())
-        with self.store.write():
+        with self.store.write(durable=False):
             self.store.put_mirror_page(touched, None)
         self._failures.pop((page.index_id, page.project), None)
         self._remember(touched)
 
     def _store_missing(self, index: Index, project: str, response: object) -> None:
-        with self.store.write() as tx:
+        with self.store.write(durable=False) as tx:
             existed = self.store.indexes_with_project([index.id], project)
             orphans = self.store.delete_project(index.id, project) if existed else []
             missing = MirrorPage(index.id, project, 404, checked_at=time.time())
@@ -277,7 +277,7 @@ class MirrorService:
             project_status=parsed.project_status,
             upstream_serial=parsed.last_serial,
         )
-        with self.store.write() as tx:
+        with self.store.write(durable=False) as tx:
             is_new = not self.store.indexes_with_project([index.id], project)
             old = self.store.get_mirror_page(index.id, project)
             changed = self.store.put_mirror_page(page, files)
@@ -341,7 +341,7 @@ class MirrorService:
         return _ReaderStream(download)
 
     def _file_stored(self, index: Index, file: DistFile, sha256: str, size: int) -> None:
-        with self.store.write() as tx:
+        with self.store.write(durable=False) as tx:
             self.store.mark_cached(file.id, sha256, size)
             self.store.touch_project(index.id, file.project, "", tx.serial)
             event = Event(
@@ -360,7 +360,7 @@ class MirrorService:
             # Upstream advertises no PEP 658 file: serve (and advertise) the wheel's own.
             core_sha = self._extract_metadata(sha256, file)
             if core_sha:
-                with self.store.write() as tx:
+                with self.store.write(durable=False) as tx:
                     self.store.set_core_metadata(file.id, core_sha)
                     self.store.touch_project(index.id, file.project, "", tx.serial)
         self._evict(index)
@@ -388,7 +388,7 @@ class MirrorService:
         if file.cached and file.sha256 and file.filename.endswith(".whl"):
             sha = self._extract_metadata(file.sha256, file)
             if sha and (advertised is None or advertised.get("sha256") in (None, sha)):
-                with self.store.write() as tx:
+                with self.store.write(durable=False) as tx:
                     self.store.set_core_metadata(file.id, sha)
                     if advertised is None:
                         self.store.touch_project(index.id, file.project, "", tx.serial)
@@ -414,7 +414,7 @@ class MirrorService:
             )
             return None
         sha = self.blobs.put_bytes(data)
-        with self.store.write():
+        with self.store.write(durable=False):
             self.store.set_core_metadata(file.id, sha)
         return sha
 
@@ -432,7 +432,7 @@ class MirrorService:
                 break
             evicted.append(candidate)
             total -= candidate.size or 0
-        with self.store.write() as tx:
+        with self.store.write(durable=False) as tx:
             for candidate in evicted:
                 self.store.uncache_file(candidate.id)
                 self.store.touch_project(index.id, candidate.project, "", tx.serial)
@@ -490,7 +490,7 @@ class MirrorService:
         response = self.client.get(upstream.url, headers=headers, auth=upstream.auth, stream=True)
         try:
             if response.status == 304 and stored is not None:
-                with self.store.write():
+                with self.store.write(durable=False):
                     self.store.touch_mirror_names(index.id, time.time())
                 return
             if response.status != 200:
@@ -503,7 +503,7 @@ class MirrorService:
             etag = response.headers.get("ETag") or ""
         finally:
             response.release_conn()
-        with self.store.write():
+        with self.store.write(durable=False):
             self.store.put_mirror_names(MirrorNames.build(index.id, names, etag, time.time()))
         log.info("mirror %s: upstream lists %d projects", index.full_name, len(names))
 

@@ -115,7 +115,7 @@ class FileService:
                 batch, self._accessed = self._accessed, {}
         if batch:
             try:
-                with self.store.write():
+                with self.store.write(durable=False):
                     self.store.touch_files(batch)
             except IdxError as exc:
                 # Access times only order evictions: never fail a download over them.

@@ -49,7 +49,7 @@ def receive_form(
     stream: IO[bytes],
     content_type: str,
     content_length: int | None,
-    new_blob: Callable[[], BlobWriter],
+    new_blob: Callable[[dict[str, list[str]]], BlobWriter],
     max_file_size: int,
 ) -> ReceivedForm:
     """Parse the form from ``stream``; on any error nothing stays behind."""
@@ -78,7 +78,7 @@ def _parse(
     boundary: str,
     content_length: int | None,
     form: ReceivedForm,
-    new_blob: Callable[[], BlobWriter],
+    new_blob: Callable[[dict[str, list[str]]], BlobWriter],
     max_file_size: int,
 ) -> None:
     remaining = content_length if content_length is not None else -1
@@ -109,7 +109,9 @@ def _parse(
 class _PartReceiver:
     """Sends each part of the form where it belongs as the parser reports it."""
 
-    def __init__(self, form: ReceivedForm, new_blob: Callable[[], BlobWriter], max_file_size: int) -> None:
+    def __init__(
+        self, form: ReceivedForm, new_blob: Callable[[dict[str, list[str]]], BlobWriter], max_file_size: int
+    ) -> None:
         self.form = form
         self.new_blob = new_blob
         self.max_file_size = max_file_size
@@ -134,7 +136,7 @@ class _PartReceiver:
                 raise InvalidUpload("the upload has more than one 'content' file")
             self.form.filename = segment.filename
             self.form.content_type = segment.content_type or ""
-            self.form.blob = self.new_blob()
+            self.form.blob = self.new_blob(self.form.fields)
             self.sink = "content"
         elif segment.filename is not None:
             self.sink = "skip"  # e.g. gpg_signature: accepted and ignored, as PyPI does

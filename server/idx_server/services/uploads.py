@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -73,9 +74,11 @@ class UploadService:
         self.pm = pm
         self.events = events
 
-    def new_writer(self) -> BlobWriter:
-        """Where an incoming file is written while it streams in."""
-        return self.blobs.writer()
+    def new_writer(self, fields: dict[str, list[str]]) -> BlobWriter:
+        """Where an incoming file is written while it streams in; besides sha256 it
+        computes the digests the client sent (twine sends its fields before the file)."""
+        sent = [algorithm for field, algorithm in _DIGEST_FIELDS if fields.get(field)]
+        return self.blobs.writer(["sha256", *sent])
 
     def upload(self, index: Index, form: ReceivedForm, user: str, file_url: str) -> UploadResult:
         """Validate and store the file in ``form``. ``form``'s temp file is always consumed."""
@@ -95,11 +98,11 @@ class UploadService:
         dist = parse_dist_filename(form.filename)
         project, version = _form_release(form, dist)
         release_filename_matches(dist, project, version)
-        digests = writer.hexdigests()
-        _check_digests(form, digests, dist.filename)
         path = writer.temp_path
         assert path is not None
         _flush(writer)
+        digests = _complete_digests(form, writer.hexdigests(), path)
+        _check_digests(form, digests, dist.filename)
         archive = read_metadata(path, dist)
         metadata = self._metadata(archive.data, archive.member, form, dist)
         attestations = _attestations(form)
@@ -140,7 +143,7 @@ class UploadService:
             sha256=sha256,
             size=writer.size,
             upload_time=now,
-            hashes={"md5": digests["md5"], "blake2_256": digests["blake2_256"]},
+            hashes={name: value for name, value in digests.items() if name != "sha256"},
             uploader=user,
             requires_python=metadata.requires_python,
             core_metadata_sha256=core_sha,
@@ -258,6 +261,30 @@ def _form_release(form: ReceivedForm, dist: DistFilename) -> tuple[str, Version]
             f"Invalid version {raw_version!r}: see https://packaging.python.org/en/latest/specifications/version-specifiers/"
         ) from None
     return project, version
+
+
+def _complete_digests(form: ReceivedForm, digests: dict[str, str], path: Path) -> dict[str, str]:
+    """The digests the client sent, computed; those sent after the file (unusual) are
+    computed now from the temp file."""
+    missing = [alg for field, alg in _DIGEST_FIELDS if form.first(field).strip() and alg not in digests]
+    if not missing:
+        return digests
+    hashers = {alg: _hasher_for(alg) for alg in missing}
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {**digests, **{alg: hasher.hexdigest() for alg, hasher in hashers.items()}}
+
+
+def _hasher_for(algorithm: str) -> Any:
+    import hashlib
+
+    if algorithm == "md5":
+        return hashlib.md5(usedforsecurity=False)
+    if algorithm == "blake2_256":
+        return hashlib.blake2b(digest_size=32)
+    return hashlib.new(algorithm)
 
 
 def _check_digests(form: ReceivedForm, digests: dict[str, str], filename: str) -> None:

@@ -108,8 +108,11 @@ class MetaStore(Protocol):
     """Users, indexes, releases, files, mirror state, tokens. One implementation per backend."""
 
     # -- transactions -------------------------------------------------------------------
-    def write(self) -> AbstractContextManager[Transaction]:
-        """A write transaction: all changes commit together, with a new serial, or none."""
+    def write(self, durable: bool = True) -> AbstractContextManager[Transaction]:
+        """A write transaction: all changes commit together, with a new serial, or none.
+
+        ``durable=False`` is for what can be fetched or computed again (mirror caches,
+        access times): its commit need not survive a power cut (it survives a crash)."""
 
     def read(self) -> AbstractContextManager[None]:
         """A read snapshot, for several reads that must agree."""
@@ -245,7 +248,7 @@ class BlobWriter(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def hexdigests(self) -> dict[str, str]:
-        """sha256, md5 and blake2_256 of what was written so far."""
+        """sha256 and the other digests asked for, of what was written so far."""
 
     def commit(self) -> str:
         """Make the blob durable under its sha256 (fsync + rename); returns the sha256."""
@@ -260,7 +263,9 @@ class BlobWriter(Protocol):
 class BlobStore(Protocol):
     """Content-addressed file bytes."""
 
-    def writer(self) -> BlobWriter: ...
+    def writer(self, algorithms: Iterable[str] = ("sha256", "md5", "blake2_256")) -> BlobWriter:
+        """A new blob being written; it hashes with sha256 and the other ``algorithms``."""
+
     def put_bytes(self, data: bytes) -> str: ...
     def open(self, sha256: str) -> IO[bytes]: ...
     def exists(self, sha256: str) -> bool: ...

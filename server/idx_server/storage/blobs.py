@@ -12,9 +12,9 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from idx_server.model.errors import InsufficientStorage, StorageUnavailable
 from idx_server.storage import TempFile
@@ -29,10 +29,23 @@ def storage_error(exc: OSError) -> Exception:
     return StorageUnavailable(f"the server could not write to its storage ({exc.strerror})")
 
 
-class FileBlobWriter:
-    """Writes one blob to a temp file, hashing as it goes."""
+#: The digests a writer can compute (the legacy upload API's names).
+ALGORITHMS = ("sha256", "md5", "blake2_256")
 
-    def __init__(self, store: FileBlobStore) -> None:
+
+def _hasher(algorithm: str) -> Any:
+    if algorithm == "md5":
+        return hashlib.md5(usedforsecurity=False)
+    if algorithm == "blake2_256":
+        return hashlib.blake2b(digest_size=32)
+    return hashlib.new(algorithm)
+
+
+class FileBlobWriter:
+    """Writes one blob to a temp file, hashing as it goes (sha256 always, the others of
+    ``algorithms`` when asked: each costs CPU on every byte)."""
+
+    def __init__(self, store: FileBlobStore, algorithms: Iterable[str] = ALGORITHMS) -> None:
         self._store = store
         try:
             fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
@@ -41,8 +54,7 @@ class FileBlobWriter:
         self._file: IO[bytes] | None = os.fdopen(fd, "wb")
         self._path = Path(name)
         self._sha256 = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._blake2 = hashlib.blake2b(digest_size=32)
+        self._others = {name: _hasher(name) for name in algorithms if name != "sha256"}
         self.size = 0
 
     @property
@@ -57,16 +69,14 @@ class FileBlobWriter:
             self.discard()
             raise storage_error(exc) from exc
         self._sha256.update(data)
-        self._md5.update(data)
-        self._blake2.update(data)
+        for hasher in self._others.values():
+            hasher.update(data)
         self.size += len(data)
 
     def hexdigests(self) -> dict[str, str]:
-        return {
-            "sha256": self._sha256.hexdigest(),
-            "md5": self._md5.hexdigest(),
-            "blake2_256": self._blake2.hexdigest(),
-        }
+        digests = {"sha256": self._sha256.hexdigest()}
+        digests.update({name: hasher.hexdigest() for name, hasher in self._others.items()})
+        return digests
 
     def flush(self) -> None:
         """Make what was written so far readable through :attr:`temp_path`."""
@@ -140,8 +150,8 @@ class FileBlobStore:
         finally:
             os.close(fd)
 
-    def writer(self) -> FileBlobWriter:
-        return FileBlobWriter(self)
+    def writer(self, algorithms: Iterable[str] = ALGORITHMS) -> FileBlobWriter:
+        return FileBlobWriter(self, algorithms)
 
     def put_bytes(self, data: bytes) -> str:
         with self.writer() as writer:

@@ -205,7 +205,7 @@ class SQLiteStore:
 
     # -- transactions --------------------------------------------------------------------
     @contextmanager
-    def write(self) -> Iterator[_Transaction]:
+    def write(self, durable: bool = True) -> Iterator[_Transaction]:
         current: _Transaction | None = getattr(self._local, "tx", None)
         if current is not None:
             yield current  # nested: part of the outer transaction
@@ -216,6 +216,9 @@ class SQLiteStore:
         with self._write_lock:
             tx: _Transaction | None = None
             try:
+                # A cache write (durable=False) is not fsynced at commit: a power cut may
+                # undo it (never corrupt anything), and the mirror fetches again.
+                conn.execute(f"PRAGMA synchronous={self._synchronous if durable else 'NORMAL'}")
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:
