@@ -5,7 +5,11 @@ and serving from cache when upstream fails."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +26,8 @@ from packaging.utils import (
 from idx_server import __version__
 from idx_server.events import Event, EventDispatcher
 from idx_server.mirror.downloads import DownloadCoordinator, SharedDownload
-from idx_server.mirror.parse import UpstreamLink, UpstreamPage, parse_project_list, parse_project_page
+from idx_server.mirror.parse import UpstreamLink, UpstreamPage, parse_project_page
 from idx_server.mirror.upstream import (
-    ACCEPT_LIST,
     ACCEPT_PAGES,
     UpstreamClient,
     final_url,
@@ -37,6 +40,7 @@ from idx_server.model.errors import (
     InsufficientStorage,
     InvalidUpload,
     UpstreamError,
+    UpstreamTimeout,
     UpstreamUnavailable,
 )
 from idx_server.model.indexes import Index
@@ -49,6 +53,8 @@ from idx_server.storage import BlobStore, MetaStore, MirrorNames, MirrorPage
 
 log = logging.getLogger("idx.mirror")
 
+#: Longest a fetch of an upstream's whole project list may take (PyPI's is ~30 MB).
+NAMES_TIMEOUT = 600.0
 #: Room kept free on the disk: a mirror download that would eat into it is refused.
 DISK_RESERVE = 1024 * 1024
 #: After upstream failed, serve the cache without asking again for this long.
@@ -483,29 +489,51 @@ class MirrorService:
         thread.start()
 
     def fetch_names(self, index: Index, stored: MirrorNames | None = None) -> None:
+        """Fetch the upstream project list, in a process of its own (see names_worker)."""
         upstream = self._upstream(index)
-        headers = {"Accept": ACCEPT_LIST}
-        if stored is not None and stored.etag:
-            headers["If-None-Match"] = stored.etag
-        response = self.client.get(upstream.url, headers=headers, auth=upstream.auth, stream=True)
+        out = self.settings.serverdir / "+cache" / f"names-{index.id}-{os.getpid()}.tmp"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        request = {
+            "url": upstream.url,
+            "auth": upstream.auth,  # on stdin, never on a command line
+            "etag": stored.etag if stored is not None else "",
+            "connect_timeout": self.settings.upstream_connect_timeout,
+            "read_timeout": self.settings.upstream_read_timeout,
+            "retries": self.settings.upstream_retries,
+            "user_agent": f"idx-server/{__version__}",
+            "out": str(out),
+        }
         try:
-            if response.status == 304 and stored is not None:
+            process = subprocess.run(
+                [sys.executable, "-m", "idx_server.mirror.names_worker"],
+                input=json.dumps(request),
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=NAMES_TIMEOUT,
+            )
+            answer = json.loads(process.stdout.strip().splitlines()[-1]) if process.stdout.strip() else {}
+            if "error" in answer or answer.get("status") not in (200, 304):
+                detail = (
+                    answer.get("error")
+                    or process.stderr.strip()[-300:]
+                    or f"exit status {process.returncode}"
+                )
+                raise UpstreamError(f"project list of {redact_url(upstream.url)}: {detail}")
+            if answer["status"] == 304:
                 with self.store.write(durable=False):
                     self.store.touch_mirror_names(index.id, time.time())
                 return
-            if response.status != 200:
-                raise UpstreamError(
-                    f"upstream {redact_url(upstream.url)} answered {response.status} for the project list"
-                )
-            names = parse_project_list(
-                response.stream(256 * 1024, decode_content=True), response.headers.get("Content-Type", "")
+            names = MirrorNames(
+                index.id, out.read_bytes(), int(answer["count"]), str(answer["etag"]), time.time()
             )
-            etag = response.headers.get("ETag") or ""
+        except subprocess.TimeoutExpired:
+            raise UpstreamTimeout(f"the project list of {redact_url(upstream.url)} took too long") from None
         finally:
-            response.release_conn()
+            out.unlink(missing_ok=True)
         with self.store.write(durable=False):
-            self.store.put_mirror_names(MirrorNames.build(index.id, names, etag, time.time()))
-        log.info("mirror %s: upstream lists %d projects", index.full_name, len(names))
+            self.store.put_mirror_names(names)
+        log.info("mirror %s: upstream lists %d projects", index.full_name, names.count)
 
     def flights_idle(self) -> bool:
         return not self._flights._events and self.downloads.running() == 0
