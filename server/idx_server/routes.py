@@ -23,6 +23,7 @@ def includeme(config: Configurator) -> None:
     add("login", "/+login", factory=ROOT)
     add("logout", "/+logout", factory=ROOT)
     add("status", "/+status", factory=ROOT)
+    add("metrics", "/+metrics", factory=ROOT)
     add("tokens", "/+tokens", factory=ROOT)
     add("token", "/+tokens/{token_id:\\d+}", factory=ROOT)
     add("root", "/", factory=ROOT)

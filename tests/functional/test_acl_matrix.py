@@ -66,6 +66,7 @@ api              GET     /+api                          -        200 200 200 200
 login            POST    /+login                        -        401 200 200 200 200
 logout           POST    /+logout                       -        200 200 200 200 200
 status           GET     /+status                       -        200 200 200 200 200
+metrics          GET     /+metrics                      -        200 200 200 200 200
 root             GET     /                              -        200 200 200 200 200
 tokens           GET     /+tokens                       -        401 200 200 200 200
 tokens           GET     /+tokens?user=alice            -        401 403 403 200 200

@@ -151,3 +151,9 @@ def test_status_serial_and_counts_follow_uploads(alice):
 def test_responses_carry_the_serial(alice, idx_core):
     r = alice.app.get("/+api")
     assert r.headers["X-Devpi-Serial"] == str(idx_core.store.serial())
+
+
+def test_metrics_in_prometheus_format(mapp):
+    text = mapp.app.get("/+metrics").text
+    assert "# TYPE idx_serial gauge" in text
+    assert 'idx_objects{kind="users"} 1' in text

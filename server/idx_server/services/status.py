@@ -47,6 +47,17 @@ class StatusService:
             metrics.extend(contributed or [])
         return metrics
 
+    def prometheus(self, request: Request | None) -> str:
+        """The metrics in Prometheus' text format (``/+metrics``)."""
+        lines = []
+        for name, kind, value in self.metrics(request):
+            lines.append(f"# TYPE {name} {kind}")
+            lines.append(f"{name} {value}")
+        counts = self.store.counts()
+        lines.append("# TYPE idx_objects gauge")
+        lines.extend(f'idx_objects{{kind="{kind}"}} {count}' for kind, count in sorted(counts.items()))
+        return "\n".join(lines) + "\n"
+
     def status(self, request: Request | None) -> dict[str, Any]:
         return {
             "version": __version__,

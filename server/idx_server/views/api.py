@@ -85,6 +85,12 @@ def status(request: Request) -> Response:
     return json_response(request, "status", request.find_service(StatusService).status(request))
 
 
+@view_config(route_name="metrics", request_method="GET", permission=READ)
+def metrics(request: Request) -> Response:
+    body = request.find_service(StatusService).prometheus(request)
+    return Response(body=body.encode("utf-8"), content_type="text/plain", charset="utf-8")
+
+
 @view_config(route_name="root", request_method="GET", permission=READ, accept="application/json")
 @view_config(route_name="root", request_method="GET", permission=READ)
 def user_list(request: Request) -> Response:
