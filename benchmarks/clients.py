@@ -99,9 +99,15 @@ def uv_install(index_url: str, timeout: float = 300, retries: int | None = None)
         return _run(cmd, env, timeout)
 
 
-def twine_upload(url: str, user: str, password: str, files: list[Path], timeout: float = 900) -> Timed:
+def twine_env() -> dict[str, str]:
+    """twine with no settings of this machine and no keyring to ask."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+    return env
+
+
+def twine_upload(url: str, user: str, password: str, files: list[Path], timeout: float = 900) -> Timed:
+    env = twine_env()
     cmd = [
         tool("twine"), "upload", "--non-interactive", "--disable-progress-bar",
         "--repository-url", url, "-u", user, "-p", password, *map(str, files),
@@ -159,8 +165,8 @@ def _find(pattern: str, text: str) -> str:
     return match.group(1)
 
 
-def versions() -> dict[str, str]:
-    """Versions of the clients, for the report."""
+def versions(with_wrk: bool = True) -> dict[str, str]:
+    """Versions of the clients, for the report (wrk's only when ``with_wrk``)."""
 
     def first_line(cmd: list[str]) -> str:
         try:
@@ -169,10 +175,12 @@ def versions() -> dict[str, str]:
             return f"unavailable ({exc})"
         return (result.stdout or result.stderr).strip().splitlines()[0]
 
-    return {
+    found = {
         "python": "CPython " + sys.version.split()[0],
         "pip": first_line([sys.executable, "-m", "pip", "--version"]).split(" from ")[0],
         "uv": first_line([tool("uv"), "--version"]).split(" (")[0],
         "twine": " ".join(first_line([tool("twine"), "--version"]).split()[:3:2]),
-        "wrk": " ".join(first_line([tool("wrk"), "-v"]).split()[:2]),
     }
+    if with_wrk:
+        found["wrk"] = " ".join(first_line([tool("wrk"), "-v"]).split()[:2])
+    return found

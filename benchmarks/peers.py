@@ -169,6 +169,8 @@ class Idx(DevpiStyleAPI):
     name = "idx"
     description = "idx-server (this repo), defaults"
     extra_args: list[str] = []
+    #: Environment variables for idx-server (``IDX_*`` of this shell are never passed on).
+    extra_env: dict[str, str] = {}
 
     def data_dir(self) -> Path:
         return self.dir / "serverdir"
@@ -192,7 +194,7 @@ class Idx(DevpiStyleAPI):
             "--port", str(port), "--mirror-url", self.ctx.upstream_url,
             "--root-password", ROOT_PASSWORD, *self.extra_args,
         ]  # fmt: skip
-        service = Service("idx", cmd, self.dir / "server.log", env=service_env())
+        service = Service("idx", cmd, self.dir / "server.log", env=service_env(**self.extra_env))
         self.services = [service]
         return service, service.start(f"http://127.0.0.1:{port}/+api")
 

@@ -91,12 +91,13 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
     import waitress.server
 
     from idx_server.app import build_core, initialize, make_app
-    from idx_server.housekeeping import Housekeeping
+    from idx_server.housekeeping import Housekeeping, limit_malloc_arenas
     from idx_server.mirror.upstream import redact_url
     from idx_server.services.files import FileService
     from idx_server.services.upload_form import MAX_FIELDS_SIZE
 
     configure_logging(settings.log_level)
+    limit_malloc_arenas()
     try:
         core = build_core(settings, pm)
         generated = initialize(core)

@@ -68,8 +68,12 @@ class EventDispatcher:
         self._queue: queue.Queue[Event | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: Set by stop(): what is still queued is dropped, not delivered (the store that
+        #: hooks read is about to close).
+        self._stopping = threading.Event()
         self.delivered = 0
         self.failed = 0
+        self.dropped = 0
 
     def emit(self, event: Event) -> None:
         if event.name not in EVENT_NAMES:
@@ -86,6 +90,9 @@ class EventDispatcher:
             try:
                 if event is None:
                     return
+                if self._stopping.is_set():
+                    self.dropped += 1
+                    continue
                 self._deliver(event)
             finally:
                 self._queue.task_done()
@@ -109,9 +116,26 @@ class EventDispatcher:
             time.sleep(0.01)
         return True
 
+    @property
+    def pending(self) -> int:
+        """Events emitted and not yet delivered (the ``idx_events_pending`` metric)."""
+        return self._queue.unfinished_tasks
+
     def stop(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued for up to ``timeout`` seconds, then drop the rest, with one
+        warning: at shutdown no hook may run once the store is closed."""
         with self._lock:
             thread = self._thread
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(timeout)
+        if thread is None:
+            return
+        self._queue.put(None)
+        thread.join(timeout)
+        if thread.is_alive():
+            self._stopping.set()
+            thread.join(timeout)  # the event being delivered finishes; the rest is skipped
+        if self.dropped:
+            log.warning(
+                "%d events were still queued at shutdown and were not delivered to plugins "
+                "(they came faster than the plugins' hooks handled them)",
+                self.dropped,
+            )

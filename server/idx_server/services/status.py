@@ -41,6 +41,7 @@ class StatusService:
             ("idx_page_cache_bytes", "gauge", self.page_cache.size),
             ("idx_events_delivered", "counter", self.events.delivered),
             ("idx_events_failed", "counter", self.events.failed),
+            ("idx_events_pending", "gauge", self.events.pending),
             ("idx_mirror_cache_bytes", "gauge", self.store.mirror_cache_size()),
         ]
         for contributed in self.pm.hook.idx_metrics(request=request):
