@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = scenarios.Bench(
         plan, results, tree, upstream_service, ready_url, work, log, work / "upstream-access.log",
         deadline=started + limit * 60, time_limit_minutes=limit,
+        latency_s=static_server.parse_duration(args.latency),
     )  # fmt: skip
     upstream_service.start(ready_url)
     try:

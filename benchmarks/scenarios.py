@@ -41,6 +41,8 @@ class Plan:
     root_samples: int
     root_timeout: float
     restarts: int
+    #: Alternating rounds of the tox matrix: straight from the upstream, then through idx.
+    tox_rounds: int = 2
     groups: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -51,6 +53,7 @@ FULL = Plan(
 QUICK = Plan(
     cold_runs=1, warm_runs=2, wrk_runs=1, wrk_seconds=2, uploads=50, singles=5, upload_runs=1,
     big_samples=10, big_upload_runs=2, root_samples=3, root_timeout=90, restarts=2,
+    tox_rounds=1,
 )  # fmt: skip
 
 PAGE_PROJECT = "requests"
@@ -73,6 +76,8 @@ class Bench:
     #: ``time.monotonic()`` after which no further step starts.
     deadline: float = float("inf")
     time_limit_minutes: float = 0
+    #: Seconds the upstream adds to every request (``--latency``).
+    latency_s: float = 0.03
 
     @property
     def expected_files(self) -> int:
@@ -451,26 +456,31 @@ def memory_and_disk(peer: Peer, bench: Bench) -> None:
         bench.results.add(peer.name, "disk", disk_usage_mib(data))
 
 
-def tox_matrix_rebuild(peer: Peer, bench: Bench) -> float | None:
-    """PLACEHOLDER, not measured yet: a tox matrix rebuild through ``peer`` (idx) and
-    straight from the upstream ("direct"), for issue 5 (``idx test``).
-
-    To plug in once ``idx test`` has landed: make a small project with a tox.ini of a
-    few envs, run ``idx test`` (or tox with ``PIP_INDEX_URL=peer.index_url()``) once to
-    fill the caches, then time the rebuild (``tox -r``) and return its seconds.
-    ``benchmarks/tox_matrix.py``, written with ``idx test``, measures this on its own
-    (its ``measure()``); calling it from here is the intended hook-up. Until then this
-    returns ``None`` and the table says "not measured yet", never a number."""
-    return None
-
-
 def tox_matrix(peer: Peer, bench: Bench) -> None:
-    seconds = tox_matrix_rebuild(peer, bench)
-    if seconds is None:
-        result = bench.results.get(peer.name, "tox_matrix")
-        result.pending = "needs `idx test` (issue 5); see tox_matrix_rebuild in benchmarks/scenarios.py"
-    else:
+    """A 3-env tox matrix (a dozen real dependencies each) rebuilt through idx with a warm
+    cache, and straight from the upstream: ``benchmarks/tox_matrix.py``'s ``measure()``,
+    which alternates the two for ``plan.tox_rounds`` rounds on its own idx-server (at its
+    defaults, like this peer) and its own copy of the upstream with the same latency. The
+    direct samples go to the ``direct`` column; its own turn then has nothing to do."""
+    if peer.name == "direct":
+        if bench.results.value("direct", "tox_matrix") is None:
+            bench.results.not_applicable(
+                "direct", "tox_matrix", "measured in alternation with idx's; run with --only idx,direct"
+            )
+        return
+    import tox_matrix as matrix  # needs idx-client and tox: only this step does
+
+    bench.log(f"[{peer.name}] tox matrix: {bench.plan.tox_rounds} rounds of direct, then idx warm")
+    result = matrix.measure(peer.ctx.cache, bench.latency_s, bench.plan.tox_rounds)
+    for seconds in result["tox_direct_s"]:
+        bench.results.add("direct", "tox_matrix", seconds)
+    for seconds in result["tox_idx_warm_s"]:
         bench.results.add(peer.name, "tox_matrix", seconds)
+    from_upstream = result["files_from_upstream_when_warm"]
+    bench.results.get(peer.name, "tox_matrix").note = (
+        f"{from_upstream} files from the upstream while warm; the first `idx test` (cold) took "
+        f"{result['idx_test_cold_s']:.1f} s, a warm one {result['idx_test_warm_s']:.1f} s"
+    )
 
 
 def upstream_down(peer: Peer, bench: Bench) -> None:

@@ -175,6 +175,8 @@ class Sample:
     #: files, which the kernel can take back) + RssShmem.
     rss_anon_mib: float | None = None
     rss_file_mib: float | None = None
+    sqlite_mib: float | None = None  # idx_sqlite_memory_bytes: SQLite's caches
+    python_kblocks: float | None = None  # idx_python_allocated_blocks / 1000: live objects
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,8 @@ def per_minute(requests: Sequence[Request], samples: Sequence[Sample]) -> list[d
                 "page_cache_mib": max(
                     (s.page_cache_mib for s in seen if s.page_cache_mib is not None), default=None
                 ),
+                "sqlite_mib": _median(s.sqlite_mib for s in seen),
+                "python_kblocks": _median(s.python_kblocks for s in seen),
             }
         )
     return rows
@@ -444,13 +448,17 @@ def markdown(result: dict[str, Any]) -> str:
         )
     statuses = ", ".join(f"{status}: {count}" for status, count in server["statuses"].items())
     lines += ["", f"Statuses: {statuses}.", "", "### Per minute", ""]
-    header = ["minute", "requests", "req/s", "5xx", "p99 ms", "RSS MiB", "of it anon", "events pending"]
+    header = [
+        "minute", "requests", "req/s", "5xx", "p99 ms", "RSS MiB", "of it anon", "SQLite MiB",
+        "Python objects (k)", "events pending",
+    ]  # fmt: skip
     lines.append(_row([*header, "threads", "fds", "load"]))
     lines.append(_row(["---"] * (len(header) + 3)))
     for m in result["per_minute"]:
         lines.append(
             _row([m["minute"], m["requests"], _n(m["per_s"]), m["5xx"], _n(m["p99_ms"]), _n(m["rss_mib"]),
-                  _n(m.get("anon_mib")), _n(m.get("events_pending"), "d"), m["threads"], m["fds"],
+                  _n(m.get("anon_mib")), _n(m.get("sqlite_mib")), _n(m.get("python_kblocks"), ".0f"),
+                  _n(m.get("events_pending"), "d"), m["threads"], m["fds"],
                   _n(m["load1"])])
         )  # fmt: skip
     memory = result["memory"]

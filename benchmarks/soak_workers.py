@@ -344,7 +344,12 @@ def canary(soak: Soak, project: str, stop: threading.Event, every: float = 1.0) 
 
 
 #: Gauges read from the server's ``/+metrics`` with each sample (absent on older servers).
-GAUGES = ("idx_events_pending", "idx_page_cache_bytes")
+GAUGES = (
+    "idx_events_pending",
+    "idx_page_cache_bytes",
+    "idx_sqlite_memory_bytes",
+    "idx_python_allocated_blocks",
+)
 
 
 def server_gauges(metrics_url: str) -> dict[str, float]:
@@ -389,7 +394,13 @@ def look(service: Service, at: float, metrics_url: str = "") -> Sample | None:
         None if pending is None else int(pending),
         None if page_cache is None else page_cache / (1 << 20),
         _mib(fields.get("RssAnon")), _mib(fields.get("RssFile")),
+        _scaled(gauges.get("idx_sqlite_memory_bytes"), 1 << 20),
+        _scaled(gauges.get("idx_python_allocated_blocks"), 1000),
     )  # fmt: skip
+
+
+def _scaled(value: float | None, unit: float) -> float | None:
+    return None if value is None else value / unit
 
 
 def _mib(field: str | None) -> float | None:

@@ -157,3 +157,12 @@ def test_metrics_in_prometheus_format(mapp):
     text = mapp.app.get("/+metrics").text
     assert "# TYPE idx_serial gauge" in text
     assert 'idx_objects{kind="users"} 1' in text
+
+
+def test_metrics_show_memory(mapp):
+    values = dict(
+        line.split(" ", 1) for line in mapp.app.get("/+metrics").text.splitlines() if not line.startswith("#")
+    )
+    assert int(values["idx_python_allocated_blocks"]) > 10_000
+    # The tests run on CPython linked to the system's libsqlite3, whose counter is reachable.
+    assert int(values["idx_sqlite_memory_bytes"]) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -43,7 +44,12 @@ class StatusService:
             ("idx_events_failed", "counter", self.events.failed),
             ("idx_events_pending", "gauge", self.events.pending),
             ("idx_mirror_cache_bytes", "gauge", self.store.mirror_cache_size()),
+            # Python's live objects: growing under a steady load means a leak in Python code.
+            ("idx_python_allocated_blocks", "gauge", sys.getallocatedblocks()),
         ]
+        memory_metrics = getattr(self.store, "memory_metrics", None)
+        if memory_metrics is not None:
+            metrics.extend(memory_metrics())
         for contributed in self.pm.hook.idx_metrics(request=request):
             metrics.extend(contributed or [])
         return metrics

@@ -8,6 +8,8 @@ requests queue for the writer instead of failing with "database is locked".
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import errno
 import json
 import os
@@ -30,6 +32,25 @@ from idx_server.storage.blobs import storage_error
 from idx_server.storage.migrations import migrations
 
 BUSY_TIMEOUT_SECONDS = 60.0
+
+
+def _sqlite_memory_used() -> Callable[[], int] | None:
+    """``sqlite3_memory_used()`` of the SQLite library the ``sqlite3`` module runs on (all
+    connections' page caches and statements): the ``idx_sqlite_memory_bytes`` metric.
+    None when that library cannot be reached from here (a statically linked build)."""
+    name = ctypes.util.find_library("sqlite3")
+    try:
+        function = ctypes.CDLL(name).sqlite3_memory_used if name else None
+    except (OSError, AttributeError):
+        return None
+    if function is None:
+        return None
+    function.restype = ctypes.c_int64
+    function.argtypes = []
+    return lambda: int(function())
+
+
+SQLITE_MEMORY_USED = _sqlite_memory_used()
 
 
 class _Transaction:
@@ -730,6 +751,12 @@ class SQLiteStore:
     def uncache_file(self, file_id: int) -> None:
         self._require_write()
         self._execute("UPDATE files SET cached = 0 WHERE id = ?", (file_id,))
+
+    def memory_metrics(self) -> list[tuple[str, str, float]]:
+        """Memory the store holds in this process, for ``/+metrics``."""
+        if SQLITE_MEMORY_USED is None:
+            return []
+        return [("idx_sqlite_memory_bytes", "gauge", SQLITE_MEMORY_USED())]
 
     def mirror_cache_size(self, index_id: int | None = None) -> int:
         if index_id is None:
