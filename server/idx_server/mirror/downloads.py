@@ -4,7 +4,10 @@ streamed to all of them while it is written and hashed, committed only when veri
 The download runs on its own thread, so a client that goes away does not stop it.
 Readers follow the temp file as it grows and hold back the last bytes until the file
 is verified: a client never receives a complete response carrying wrong bytes — on a
-mismatch its transfer is cut short and nothing is kept.
+mismatch its transfer is cut short and nothing is kept. Storing the verified file (fsync,
+rename, one database write) happens after the readers got their last bytes, so a cold
+install does not wait for the disk; a request arriving meanwhile follows the same
+download, and a crash meanwhile only means the file is fetched again.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ log = logging.getLogger("idx.mirror")
 CHUNK = 64 * 1024
 #: How long a reader waits for more bytes before it checks again.
 WAIT = 1.0
+#: How long a reader that got the whole file waits for it to be stored.
+STORE_WAIT = 60.0
 
 
 class SharedDownload:
@@ -52,6 +57,8 @@ class SharedDownload:
         self._cond = threading.Condition()
         self._written = 0
         self._done = False
+        #: Set once the whole file arrived and matched its hashes: readers may finish.
+        self._verified = False
         self.error: IdxError | None = None
         self.sha256: str | None = None
         self._commit_error: IdxError | None = None
@@ -108,9 +115,13 @@ class SharedDownload:
         for name, value in self.file.hashes.items():
             if name in ("md5",) and digests.get(name) not in (None, value):
                 raise UpstreamError(f"{self.file.filename} from upstream does not match its {name} hash")
-        # Verified. Stored (fsync, rename, one database write) before the readers get their
-        # last bytes, so a client holding the whole file finds it cached; the rest of the
-        # bookkeeping (core metadata, eviction) comes after, off their path.
+        # Verified: the readers get their last bytes now, then the file is stored (fsync,
+        # rename, one database write) and the rest of the bookkeeping (core metadata,
+        # eviction) done, off their path. Until it is, this download stays registered, so
+        # a new request for the file follows it instead of asking upstream again.
+        with self._cond:
+            self._verified = True
+            self._cond.notify_all()
         sha256: str | None = None
         error: IdxError | None = None
         try:
@@ -128,6 +139,10 @@ class SharedDownload:
         self._stored.set()
         if sha256 is not None:
             self._after_stored(sha256)
+
+    def discard(self) -> None:
+        """Give up a download that was never started (its temp file goes)."""
+        self._writer.discard()
 
     def _fail(self, error: IdxError) -> None:
         if isinstance(error, UpstreamError):
@@ -154,6 +169,10 @@ class SharedDownload:
             yield from self._follow(handle)
         finally:
             handle.close()
+        # The client has every byte (the server sent them as they were yielded). This
+        # request's thread waits until the file is stored, so the next request on this
+        # connection, or a check right after, finds it cached.
+        self._stored.wait(STORE_WAIT)
 
     def _open_for_reading(self) -> IO[bytes]:
         if self._temp is not None:
@@ -172,10 +191,11 @@ class SharedDownload:
         sent = 0
         while True:
             with self._cond:
-                while not self._done and self._written - sent <= 1:
+                while not self._done and not self._verified and self._written - sent <= 1:
                     self._cond.wait(WAIT)
-                done, error, written = self._done, self.error, self._written
-            if error is not None:
+                done, error, written = self._done or self._verified, self.error, self._written
+                verified = self._verified
+            if error is not None and not verified:
                 raise error
             # Until verified, keep the final byte back: the response cannot complete early.
             limit = written if done else written - 1
@@ -200,10 +220,19 @@ class DownloadCoordinator:
     def get_or_start(self, key: tuple[int, str], create: Callable[[], SharedDownload]) -> SharedDownload:
         with self._lock:
             download = self._running.get(key)
-            if download is not None:
-                return download
-            download = create()
-            self._running[key] = download
+        if download is not None:
+            return download
+        # Made outside the lock: making one creates its temp file, a system call during
+        # which the GIL goes to other threads, and under load (a cold install asks for 40
+        # files at once) getting it back while holding this lock would queue them all.
+        candidate = create()
+        with self._lock:
+            download = self._running.get(key)
+            if download is None:
+                download = self._running[key] = candidate
+        if download is not candidate:
+            candidate.discard()  # another request started the same download meanwhile
+            return download
 
         def run() -> None:
             try:
