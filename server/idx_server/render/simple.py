@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html import escape
 
@@ -118,18 +118,48 @@ def _hash_attr(hashes: dict[str, str]) -> str:
 
 
 def index_json(names: Iterable[str]) -> bytes:
-    body = ",".join(json.dumps({"name": name}, separators=(",", ":")) for name in names)
-    return ('{"meta":{"api-version":"' + API_VERSION + '"},"projects":[' + body + "]}").encode("utf-8")
+    return b"".join(index_json_chunks(names))
+
+
+def index_json_chunks(names: Iterable[str], batch: int = 10_000) -> Iterator[bytes]:
+    """The JSON project list in pieces of ``batch`` names (a 700,000-name list is written
+    to disk this way without being held whole in memory)."""
+    yield ('{"meta":{"api-version":"' + API_VERSION + '"},"projects":[').encode()
+    first = True
+    for group in _batched(names, batch):
+        body = ",".join(json.dumps({"name": name}, separators=(",", ":")) for name in group)
+        yield (body if first else "," + body).encode("utf-8")
+        first = False
+    yield b"]}"
 
 
 def index_html(names: Iterable[str], title: str) -> bytes:
-    head = (
+    return b"".join(index_html_chunks(names, title))
+
+
+def index_html_chunks(names: Iterable[str], title: str, batch: int = 10_000) -> Iterator[bytes]:
+    """The HTML project list in pieces of ``batch`` names."""
+    yield (
         "<!DOCTYPE html>\n<html>\n<head>\n"
         f'<meta name="pypi:repository-version" content="{API_VERSION}">\n'
         f"<title>{escape(title)}</title>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n"
-    )
-    links = "".join(f'<a href="{_normalized(name)}/">{escape(name)}</a><br>\n' for name in names)
-    return (head + links + "</body>\n</html>\n").encode("utf-8")
+    ).encode()
+    for group in _batched(names, batch):
+        yield "".join(f'<a href="{_normalized(name)}/">{escape(name)}</a><br>\n' for name in group).encode(
+            "utf-8"
+        )
+    yield b"</body>\n</html>\n"
+
+
+def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    group: list[str] = []
+    for item in items:
+        group.append(item)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _normalized(name: str) -> str:

@@ -16,10 +16,11 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from idx_server.housekeeping import release_memory
 from idx_server.model.distfiles import DistFile
 from idx_server.model.errors import NotFound
 from idx_server.model.indexes import Index
@@ -118,7 +119,7 @@ class ListFiles:
         key: tuple[object, ...],
         stamp: tuple[object, ...],
         media_type: str,
-        names: Iterator[str],
+        names: Callable[[], Iterator[str]],
         title: str,
     ) -> RenderedPage:
         digest = hashlib.blake2b(repr((key, stamp)).encode(), digest_size=12).hexdigest()
@@ -127,21 +128,35 @@ class ListFiles:
         with self._lock:
             if path.exists():
                 return RenderedPage(b"", media_type, f'"{digest}"', path=path, gzipped_path=gz_path)
-            body = (
-                render.index_json(names)
-                if media_type == render.JSON_TYPE
-                else render.index_html(names, title)
-            )
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                _write_atomically(gz_path, gzip.compress(body, compresslevel=6, mtime=0))
-                _write_atomically(path, body)
+                self._write(path, gz_path, _chunks(media_type, names(), title))
                 self._prune()
             except OSError as exc:
                 # A full or read-only disk: serve this one from memory.
                 log.warning("project list not cached on disk (%s); served from memory", exc.strerror)
+                body = b"".join(_chunks(media_type, names(), title))
                 return _finish(body, media_type, stamp)
+            finally:
+                # Rendering 700,000 names leaves tens of MB freed but held by malloc.
+                release_memory()
         return RenderedPage(b"", media_type, f'"{digest}"', path=path, gzipped_path=gz_path)
+
+    @staticmethod
+    def _write(path: Path, gz_path: Path, chunks: Iterator[bytes]) -> None:
+        """The list and its gzip form, written piece by piece and renamed into place."""
+        tmp, gz_tmp = path.with_name(path.name + ".tmp"), gz_path.with_name(gz_path.name + ".tmp")
+        try:
+            with tmp.open("wb") as plain, gzip.GzipFile(gz_tmp, "wb", compresslevel=6, mtime=0) as packed:
+                for chunk in chunks:
+                    plain.write(chunk)
+                    packed.write(chunk)
+            os.replace(gz_tmp, gz_path)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            gz_tmp.unlink(missing_ok=True)
+            raise
 
     def _prune(self) -> None:
         files = sorted(
@@ -153,10 +168,10 @@ class ListFiles:
             old.with_name(old.name + ".gz").unlink(missing_ok=True)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _chunks(media_type: str, names: Iterable[str], title: str) -> Iterator[bytes]:
+    if media_type == render.JSON_TYPE:
+        return render.index_json_chunks(names)
+    return render.index_html_chunks(names, title)
 
 
 class SimpleService:
@@ -250,11 +265,14 @@ class SimpleService:
         cached = self.cache.get(key, stamp)
         if cached is not None:
             return cached
-        names = self._merged_names(order, {ix.id: n for ix, n in upstream})
+        by_mirror = {ix.id: n for ix, n in upstream}
         title = f"Simple index of {index.full_name}"
-        if any(names is not None for _ix, names in upstream):
-            rendered = self.lists.render(key, stamp, media_type, names, title)
+        if any(n is not None for n in by_mirror.values()):
+            rendered = self.lists.render(
+                key, stamp, media_type, lambda: self._merged_names(order, by_mirror), title
+            )
         else:
+            names = self._merged_names(order, by_mirror)
             body = (
                 render.index_json(names)
                 if media_type == render.JSON_TYPE

@@ -77,16 +77,19 @@ def test_readers_get_every_byte_before_the_file_is_stored(tmp_path: Path) -> Non
 
 
 def test_a_mismatch_never_completes_a_reader(tmp_path: Path) -> None:
-    download, blobs = make(tmp_path, lambda sha256, size: None, data=DATA[:-1] + b"x")
+    download, _ = make(tmp_path, lambda sha256, size: None, data=DATA[:-1] + b"x")
     runner = threading.Thread(target=download.run)
     runner.start()
     download.wait_started(5)
-    received = b""
+    received: list[bytes] = []
+
+    def read_all() -> None:
+        received.extend(download.reader())
+
     with pytest.raises(UpstreamError, match="sha256"):
-        for chunk in download.reader():
-            received += chunk
+        read_all()
     runner.join(5)
-    assert len(received) < len(DATA)
+    assert len(b"".join(received)) < len(DATA)
     assert not any(p.is_file() for p in (tmp_path / "blobs").rglob("*"))
 
 
