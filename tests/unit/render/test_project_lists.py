@@ -38,7 +38,8 @@ def test_html_pieces_link_normalized_names() -> None:
 def test_a_list_goes_to_disk_with_its_gzip(tmp_path: Path) -> None:
     files = ListFiles(tmp_path / "lists")
     page = files.render(("list", 1, render.JSON_TYPE), (1,), render.JSON_TYPE, lambda: iter(NAMES), "t")
-    assert page.path is not None and page.gzipped_path is not None
+    assert page.path is not None
+    assert page.gzipped_path is not None
     assert page.path.read_bytes() == render.index_json(NAMES)
     assert gzip.decompress(page.gzipped_path.read_bytes()) == page.path.read_bytes()
     assert not list((tmp_path / "lists").glob("*.tmp"))
