@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,3 +129,19 @@ def disk_usage_mib(path: Path) -> float:
             with contextlib.suppress(OSError):
                 total += (Path(root) / name).lstat().st_blocks * 512
     return total / (1 << 20)
+
+
+def static_upstream(root: Path, latency: str, log_dir: Path) -> tuple[Service, str]:
+    """The benchmark's upstream tree under ``root`` served by ``static_server.py`` with
+    ``latency`` added per request, logging each request to ``log_dir/upstream-access.log``:
+    the service (not started yet) and its simple index URL."""
+    import static_server  # a sibling script, like this module
+
+    port = free_port()
+    service = Service(
+        "upstream",
+        [sys.executable, static_server.__file__, "--root", str(root), "--port", str(port),
+         "--latency", latency, "--access-log", str(log_dir / "upstream-access.log")],
+        log_dir / "upstream.log",
+    )  # fmt: skip
+    return service, f"http://127.0.0.1:{port}/simple/"

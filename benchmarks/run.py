@@ -30,7 +30,7 @@ import report
 import scenarios
 import static_server
 import upstream
-from procs import Service, ServiceFailed, free_port
+from procs import Service, ServiceFailed, static_upstream
 
 
 def log(message: str) -> None:
@@ -137,14 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
 
-    port = free_port()
-    upstream_url = f"http://127.0.0.1:{port}/simple/"
-    upstream_service = Service(
-        "upstream",
-        [sys.executable, static_server.__file__, "--root", str(tree.root), "--port", str(port),
-         "--latency", args.latency, "--access-log", str(work / "upstream-access.log")],
-        work / "upstream.log",
-    )  # fmt: skip
+    upstream_service, upstream_url = static_upstream(tree.root, args.latency, work)
     ready_url = f"{upstream_url}six/"
     ctx = peers.Context(cache=args.cache, run_dir=work, tree=tree.root, upstream_url=upstream_url)
     chosen = make_peers(peer_names, ctx, upstream_service)

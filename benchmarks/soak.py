@@ -34,9 +34,8 @@ from typing import Any
 import clients
 import peers
 import soak_report
-import static_server
 import upstream
-from procs import Service, free_port
+from procs import Service, static_upstream
 from run import machine
 from soak_report import Sample, jsonable, latency_summary, parse_server_log
 from soak_workers import Recorder, Soak, canary, checker, installer, raw_uploader, sampler, uploader
@@ -108,14 +107,7 @@ def start_servers(
     args: argparse.Namespace, tree: upstream.Upstream, run_dir: Path
 ) -> tuple[Service, peers.Idx, float]:
     """The upstream and idx-server, with the user index; the seconds idx took to start."""
-    port = free_port()
-    upstream_url = f"http://127.0.0.1:{port}/simple/"
-    upstream_service = Service(
-        "upstream",
-        [sys.executable, static_server.__file__, "--root", str(tree.root), "--port", str(port),
-         "--latency", args.latency, "--access-log", str(run_dir / "upstream-access.log")],
-        run_dir / "upstream.log",
-    )  # fmt: skip
+    upstream_service, upstream_url = static_upstream(tree.root, args.latency, run_dir)
     upstream_service.start(f"{upstream_url}{CANARY_PROJECT}/")
     ctx = peers.Context(cache=args.cache, run_dir=run_dir, tree=tree.root, upstream_url=upstream_url)
     idx = peers.Idx(ctx)
