@@ -15,19 +15,12 @@ log = logging.getLogger("idx.housekeeping")
 INTERVAL_SECONDS = 30.0
 
 
-#: glibc's mallopt parameters: the number of malloc arenas; the size from which an
-#: allocation gets its own mapping.
+#: glibc's mallopt parameter for the number of malloc arenas.
 M_ARENA_MAX = -8
-M_MMAP_THRESHOLD = -3
 #: Arenas for the daemon: glibc's default is 8 per core, and with a pool of request threads
 #: each arena keeps its own freed pages (measured in the soak test: 225 MiB RSS with the
 #: default, 110 MiB with 2, the same throughput: the GIL serialises Python's allocations).
 ARENAS = 2
-#: Fixed, so that glibc does not raise it after each big free (its default is dynamic:
-#: after a 20 MiB buffer is freed, every allocation below 20 MiB comes from the heap, and
-#: the heap keeps what fragments). Allocations from 1 MiB up (upload bodies, argon2's
-#: memory, rendered lists) get their own mapping and go back to the system when freed.
-MMAP_THRESHOLD = 1 << 20
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -38,18 +31,14 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def limit_malloc_arenas(arenas: int = ARENAS, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
-    """Tune glibc's malloc for a long-running threaded server, before the request threads
-    start: cap the arenas, fix the mmap threshold. ``MALLOC_ARENA_MAX`` or
-    ``MALLOC_MMAP_THRESHOLD_`` in the environment win (glibc has read them itself). True
-    when the arena cap was set here."""
+def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas, before the request threads start; ``MALLOC_ARENA_MAX``
+    in the environment wins (glibc has read it itself). True when the cap was set."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
     libc = _libc()
     mallopt = getattr(libc, "mallopt", None)
     if mallopt is None:
-        return False
-    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
-        mallopt(M_MMAP_THRESHOLD, mmap_threshold)
-    if "MALLOC_ARENA_MAX" in os.environ:
         return False
     return bool(mallopt(M_ARENA_MAX, arenas))
 
