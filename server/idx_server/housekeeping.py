@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import threading
@@ -23,7 +24,9 @@ M_ARENA_MAX = -8
 ARENAS = 2
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
+    """The C library, looked up once, when first needed."""
     name = ctypes.util.find_library("c")
     try:
         return ctypes.CDLL(name) if name else None
@@ -43,28 +46,20 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     return bool(mallopt(M_ARENA_MAX, arenas))
 
 
-def _malloc_trim() -> Callable[[], None]:
+def release_memory() -> None:
     """glibc's malloc_trim(0): Python frees memory to malloc, which keeps it; this returns
     the free pages to the system, so a burst (a big upstream listing, a flood of requests)
-    does not leave the server's RSS high for good. A no-op elsewhere."""
+    does not leave the server's RSS high for good. Called every chore interval, and at
+    once after a big transient allocation (rendering a 700,000-name project list). A
+    no-op elsewhere than glibc."""
     trim = getattr(_libc(), "malloc_trim", None)
-    if trim is None:
-        return lambda: None
-    return lambda: trim(0) and None
-
-
-_TRIM = _malloc_trim()
-
-
-def release_memory() -> None:
-    """Hand freed heap memory back to the system now (after a big transient allocation,
-    such as rendering a 700,000-name project list), rather than at the next chore."""
-    _TRIM()
+    if trim is not None:
+        trim(0)
 
 
 class Housekeeping:
     def __init__(self, chores: list[Callable[[], None]], interval: float = INTERVAL_SECONDS) -> None:
-        self.chores = [*chores, _malloc_trim()]
+        self.chores = [*chores, release_memory]
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="idx-housekeeping", daemon=True)

@@ -272,12 +272,7 @@ class SimpleService:
                 key, stamp, media_type, lambda: self._merged_names(order, by_mirror), title
             )
         else:
-            names = self._merged_names(order, by_mirror)
-            body = (
-                render.index_json(names)
-                if media_type == render.JSON_TYPE
-                else render.index_html(names, title)
-            )
+            body = b"".join(_chunks(media_type, self._merged_names(order, by_mirror), title))
             rendered = _finish(body, media_type, stamp)
         self.cache.put(key, stamp, rendered)
         return rendered

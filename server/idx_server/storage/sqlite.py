@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import functools
 import json
 import os
 import sqlite3
@@ -34,10 +35,12 @@ from idx_server.storage.migrations import migrations
 BUSY_TIMEOUT_SECONDS = 60.0
 
 
+@functools.cache
 def _sqlite_memory_used() -> Callable[[], int] | None:
     """``sqlite3_memory_used()`` of the SQLite library the ``sqlite3`` module runs on (all
     connections' page caches and statements): the ``idx_sqlite_memory_bytes`` metric.
-    None when that library cannot be reached from here (a statically linked build)."""
+    None when that library cannot be reached from here (a statically linked build).
+    Looked up once, at the first metrics request."""
     name = ctypes.util.find_library("sqlite3")
     try:
         function = ctypes.CDLL(name).sqlite3_memory_used if name else None
@@ -48,9 +51,6 @@ def _sqlite_memory_used() -> Callable[[], int] | None:
     function.restype = ctypes.c_int64
     function.argtypes = []
     return lambda: int(function())
-
-
-SQLITE_MEMORY_USED = _sqlite_memory_used()
 
 
 class _Transaction:
@@ -754,9 +754,10 @@ class SQLiteStore:
 
     def memory_metrics(self) -> list[tuple[str, str, float]]:
         """Memory the store holds in this process, for ``/+metrics``."""
-        if SQLITE_MEMORY_USED is None:
+        memory_used = _sqlite_memory_used()
+        if memory_used is None:
             return []
-        return [("idx_sqlite_memory_bytes", "gauge", SQLITE_MEMORY_USED())]
+        return [("idx_sqlite_memory_bytes", "gauge", memory_used())]
 
     def mirror_cache_size(self, index_id: int | None = None) -> int:
         if index_id is None:
