@@ -23,7 +23,7 @@ from pathlib import Path
 import clients
 import fixtures
 import probe
-from idx_server.testing import twine_fields
+from idx_server.testing import upload_body
 from idx_server.testing.dists import Project, make_wheel
 from procs import Service
 from soak_report import Sample
@@ -226,22 +226,6 @@ def uploader(soak: Soak, number: int) -> None:
                 yank_and_unyank(soak, worker, project, uploaded[-2][0], auth)
 
 
-def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[str, bytes]:
-    """The upload form as twine sends it: (content type, body)."""
-    boundary = secrets.token_hex(16)
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return f"multipart/form-data; boundary={boundary}", b"".join(parts)
-
-
 def raw_uploader(soak: Soak, number: int) -> None:
     """Uploads over plain HTTP from this process, as fast as the server takes them: no
     client start-up between writes, so the database's writer is kept busy."""
@@ -253,7 +237,7 @@ def raw_uploader(soak: Soak, number: int) -> None:
     while soak.running():
         n += 1
         dist = make_wheel(Project(f"soak-raw-{number}", f"1.{n}", code=f"TOKEN = '{token}-{n}'\n"))
-        content_type, body = multipart(twine_fields(dist), dist.filename, dist.content)
+        content_type, body = upload_body(dist)
         headers = {"Content-Type": content_type, "Accept": "text/plain", **auth}
         times = 2 if n % 10 == 0 else 1  # now and then the identical file again
         post = functools.partial(_post, url, headers, body, times, dist.filename)

@@ -22,7 +22,7 @@ from soak_report import (
     server_errors,
     verdict,
 )
-from soak_workers import multipart, requirement_window
+from soak_workers import requirement_window
 
 EPOCH = time.mktime(time.strptime("2026-12-01 04:25:00", "%Y-%m-%d %H:%M:%S"))
 
@@ -104,14 +104,6 @@ def test_the_rotating_windows_cover_the_set_and_wrap():
     assert requirement_window(reqs, 0, 0, 3) == ["p0==1", "p1==1", "p2==1"]
     assert requirement_window(reqs, 0, 1, 3) == ["p3==1", "p4==1", "p0==1"]
     assert len(requirement_window(reqs, 2, 7, 10)) == 5
-
-
-def test_the_upload_form_is_multipart():
-    content_type, body = multipart({"name": "x", ":action": "file_upload"}, "x-1.0-py3-none-any.whl", b"PK")
-    boundary = content_type.split("boundary=")[1]
-    assert body.startswith(f"--{boundary}\r\n".encode())
-    assert body.endswith(f"\r\n--{boundary}--\r\n".encode())
-    assert b'name="content"; filename="x-1.0-py3-none-any.whl"' in body
 
 
 def test_a_failed_run_fails_the_verdict_and_shows_in_the_report():

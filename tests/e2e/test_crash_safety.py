@@ -28,28 +28,11 @@ from urllib.parse import urljoin
 
 import pytest
 from fakes.upstream import FakeUpstream
-from idx_server.testing import LiveServer, Project, basic_auth, make_wheel, start_server, twine_fields
+from idx_server.testing import LiveServer, Project, basic_auth, make_wheel, start_server, upload_body
 
 ROUNDS = 6
 #: Problems a crash may leave behind by design: work that never committed.
 LEFTOVERS = {"orphan-blob", "temp-file"}
-
-
-def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in fields.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        )
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode()
-        + content
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 class Load:
@@ -80,7 +63,7 @@ class Load:
             name = f"crash-{uuid.uuid4().hex[:10]}"
             size = self.random.choice([2_000, 50_000, 400_000])
             dist = make_wheel(Project(name, "1.0", code=f"DATA = {self.random.randbytes(size).hex()!r}\n"))
-            body, content_type = multipart(twine_fields(dist), dist.filename, dist.content)
+            content_type, body = upload_body(dist)
             request = urllib.request.Request(
                 f"{self.url}/alice/dev/",
                 data=body,

@@ -269,6 +269,25 @@ def twine_fields(dist: Dist) -> dict[str, str]:
     }
 
 
+def upload_body(dist: Dist) -> tuple[str, bytes]:
+    """The multipart upload request twine sends for ``dist``: (Content-Type, body), for
+    posting to a live server with a plain HTTP client."""
+    import secrets
+
+    boundary = secrets.token_hex(16)
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in twine_fields(dist).items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{dist.filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + dist.content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts)
+
+
 # -- a live server ----------------------------------------------------------------------------
 @dataclass
 class LiveServer:
