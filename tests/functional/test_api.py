@@ -166,3 +166,4 @@ def test_metrics_show_memory(mapp):
     assert int(values["idx_python_allocated_blocks"]) > 10_000
     # The tests run on CPython linked to the system's libsqlite3, whose counter is reachable.
     assert int(values["idx_sqlite_memory_bytes"]) > 0
+    assert int(values["idx_sqlite_connections"]) >= 1

@@ -4,6 +4,7 @@ and serving from cache when upstream fails."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -94,19 +95,30 @@ class _Flights:
 
 
 class StoredNames:
-    """An upstream project list as stored (compressed, sorted by normalized name)."""
+    """An upstream project list as stored (compressed, sorted by normalized name). Only
+    its stamp is kept: the names are read from the store when a listing is rendered,
+    which happens once per change of the stamp."""
 
-    def __init__(self, names: MirrorNames) -> None:
-        self._names = names
-        self.stamp = f"{names.checked_at}:{names.count}:{names.etag}"
+    def __init__(self, info: MirrorNames, load: Callable[[], MirrorNames | None]) -> None:
+        self.checked_at = info.checked_at
+        self._count = info.count
+        self._load = load
+        self.stamp = self.stamp_of(info)
+
+    @staticmethod
+    def stamp_of(info: MirrorNames) -> str:
+        return f"{info.checked_at}:{info.count}:{info.etag}"
 
     def sorted_names(self) -> Iterator[tuple[str, str]]:
-        for line in self._names.lines():
+        names = self._load()
+        if names is None:
+            return
+        for line in names.lines():
             normalized, _, display = line.partition("\t")
             yield normalized, display or normalized
 
     def __len__(self) -> int:
-        return self._names.count
+        return self._count
 
 
 class MirrorService:
@@ -456,7 +468,7 @@ class MirrorService:
     def upstream_names(self, index: Index) -> StoredNames | None:
         """The stored upstream project list; starts a background refresh when it is
         missing or older than the mirror's expiry. Never waits for upstream."""
-        stored = self.store.get_mirror_names(index.id)
+        stored = self.store.get_mirror_names(index.id, with_names=False)
         expiry = float(index.config.get("mirror_cache_expiry") or 0)
         if not self.is_offline(index) and (stored is None or time.time() - stored.checked_at > expiry):
             self._start_names_fetch(index, stored)
@@ -464,8 +476,10 @@ class MirrorService:
             return None
         with self._names_lock:
             cached = self._names_cache.get(index.id)
-            if cached is None or cached._names.checked_at != stored.checked_at:
-                cached = self._names_cache[index.id] = StoredNames(stored)
+            if cached is None or cached.stamp != StoredNames.stamp_of(stored):
+                cached = self._names_cache[index.id] = StoredNames(
+                    stored, functools.partial(self.store.get_mirror_names, index.id)
+                )
         return cached
 
     def _start_names_fetch(self, index: Index, stored: MirrorNames | None) -> None:

@@ -150,6 +150,10 @@ def _placeholders(values: list[Any]) -> str:
     return ",".join("?" * len(values))
 
 
+#: SQLite's memory in this process (page caches, schemas, statements), all connections.
+SOFT_HEAP_LIMIT_BYTES = 16 * 1024 * 1024
+
+
 class SQLiteStore:
     """:class:`~idx_server.storage.MetaStore` on one SQLite file."""
 
@@ -174,6 +178,11 @@ class SQLiteStore:
         else:
             conn.execute("PRAGMA journal_mode=WAL")
             migrations.apply(Database(conn))
+        # Each request thread has its own connection, and each connection its own page
+        # cache: without a bound, the process's share grows with the number of threads that
+        # ever touched the database. Past this soft limit SQLite recycles cached pages
+        # instead of allocating more (process-wide; the OS page cache still holds the file).
+        conn.execute(f"PRAGMA soft_heap_limit={SOFT_HEAP_LIMIT_BYTES}")
         self._serial = int(self._scalar("SELECT value FROM meta WHERE key = 'serial'"))
 
     # -- connections ---------------------------------------------------------------------
@@ -757,7 +766,12 @@ class SQLiteStore:
         memory_used = _sqlite_memory_used()
         if memory_used is None:
             return []
-        return [("idx_sqlite_memory_bytes", "gauge", memory_used())]
+        with self._connections_lock:
+            connections = len(self._connections)
+        return [
+            ("idx_sqlite_memory_bytes", "gauge", memory_used()),
+            ("idx_sqlite_connections", "gauge", connections),
+        ]
 
     def mirror_cache_size(self, index_id: int | None = None) -> int:
         if index_id is None:
@@ -768,9 +782,10 @@ class SQLiteStore:
             )
         return int(value or 0)
 
-    def get_mirror_names(self, index_id: int) -> MirrorNames | None:
+    def get_mirror_names(self, index_id: int, with_names: bool = True) -> MirrorNames | None:
+        names = "names" if with_names else "X''"
         row = self._execute(
-            "SELECT etag, checked_at, count, names FROM mirror_names WHERE index_id = ?", (index_id,)
+            f"SELECT etag, checked_at, count, {names} FROM mirror_names WHERE index_id = ?", (index_id,)
         ).fetchone()
         if row is None:
             return None

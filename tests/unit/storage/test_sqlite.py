@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from idx_server.model.indexes import STAGE, new_config
+from idx_server.model.indexes import MIRROR, STAGE, new_config
 from idx_server.model.users import User
 from idx_server.storage.sqlite import SQLiteStore
 
@@ -152,3 +152,35 @@ def test_data_and_serial_survive_reopening(tmp_path):
         assert reopened.get_meta("k") == "v"
     finally:
         reopened.close()
+
+
+def test_sqlite_memory_is_bounded_for_all_connections_together(store):
+    from idx_server.storage.sqlite import SOFT_HEAP_LIMIT_BYTES
+
+    limits = set()
+
+    def read_limit() -> None:
+        limits.add(store._conn().execute("PRAGMA soft_heap_limit").fetchone()[0])
+
+    threads = [threading.Thread(target=read_limit) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert limits == {SOFT_HEAP_LIMIT_BYTES}
+    assert ("idx_sqlite_connections", "gauge", 4) in store.memory_metrics()
+
+
+def test_the_upstream_list_can_be_read_without_its_names(store):
+    from idx_server.storage import MirrorNames
+
+    with store.write():
+        store.add_user(user("root"))
+        index = store.add_index("root", "pypi", new_config(MIRROR, "root", {}), "now")
+        store.put_mirror_names(MirrorNames.build(index.id, [("a-b", "A_B"), ("c", "c")], '"e1"', 5.0))
+    info = store.get_mirror_names(index.id, with_names=False)
+    assert info is not None
+    assert (info.count, info.etag, info.checked_at, info.blob) == (2, '"e1"', 5.0, b"")
+    full = store.get_mirror_names(index.id)
+    assert full is not None
+    assert list(full.lines()) == ["a-b\tA_B", "c"]
