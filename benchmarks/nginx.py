@@ -60,16 +60,54 @@ IDX_FRONT = """\
         server 127.0.0.1:{idx_port};
         keepalive 64;
     }}
+    # nginx's cache of idx's answers to "may this file be sent from disk?"
+    proxy_cache_path {prefix}/idx-checks levels=1:2 keys_zone=idx_checks:10m max_size=64m inactive=10m;
+    map $idx_blob $idx_blob_path {{
+        default /$idx_blob;
+        "" /-;
+        "-" /-;
+    }}
     server {{
         listen 127.0.0.1:{port};
         client_max_body_size 0;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Outside-Url http://$http_host;
+        proxy_set_header X-Idx-File-Check "";
+        proxy_request_buffering off;
         location / {{
             proxy_pass http://idx;
-            proxy_http_version 1.1;
+        }}
+        # Files: idx says (once per 10 s per URL, from nginx's cache) whether anyone may
+        # read the file and where it is; nginx then sends it from disk, else asks idx.
+        location ~ "^/[^/]+/[^/]+/\\+f/" {{
+            if ($request_method !~ ^(GET|HEAD)$) {{
+                return 418;
+            }}
+            error_page 418 = @idx;
+            auth_request /+idx-file-check;
+            auth_request_set $idx_blob $upstream_http_x_idx_blob;
+            root {blobs};
+            try_files $idx_blob_path @idx;
+            add_header Cache-Control "max-age=31536000, immutable";
+        }}
+        location = /+idx-file-check {{
+            internal;
+            proxy_pass http://idx$request_uri;
+            proxy_pass_request_body off;
+            # (a location's own proxy_set_header replaces the server's: all of them again)
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
-            proxy_set_header X-Outside-Url http://$http_host;
-            proxy_request_buffering off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Idx-File-Check $request_method;
+            proxy_cache idx_checks;
+            proxy_cache_key "$request_method $request_uri";
+            proxy_cache_valid 200 10s;
+            proxy_cache_lock on;
+        }}
+        location @idx {{
+            proxy_pass http://idx;
         }}
         # idx answers a cached file with X-Accel-Redirect: /+blobs/ab/cd/abcd...
         location /+blobs/ {{
@@ -106,4 +144,8 @@ def static_tree(prefix: Path, root: Path, port: int) -> Service:
 
 
 def idx_front(prefix: Path, port: int, idx_port: int, blobs: Path) -> Service:
-    return _service("nginx (idx front)", prefix, IDX_FRONT.format(port=port, idx_port=idx_port, blobs=blobs))
+    return _service(
+        "nginx (idx front)",
+        prefix,
+        IDX_FRONT.format(port=port, idx_port=idx_port, blobs=blobs, prefix=prefix),
+    )

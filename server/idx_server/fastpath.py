@@ -33,6 +33,8 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Answer = tuple[str, list[tuple[str, str]], Iterable[bytes]]
 
 BLOCK_SIZE = 256 * 1024
+#: nginx's file check (see ``FastPath._check``); answered only with ``x_accel_redirect``.
+CHECK_HEADER = "HTTP_X_IDX_FILE_CHECK"
 _SIMPLE_TYPES = {JSON_TYPE, HTML_TYPE, TEXT_HTML}
 
 
@@ -64,6 +66,8 @@ class FastPath:
         self.uuid = store.get_meta("uuid") or ""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if CHECK_HEADER in environ and self.settings.x_accel_redirect:
+            return self._check(environ, start_response)
         if (
             environ["REQUEST_METHOD"] in ("GET", "HEAD")
             and not environ.get("QUERY_STRING")
@@ -89,6 +93,32 @@ class FastPath:
                 )
                 return [] if environ["REQUEST_METHOD"] == "HEAD" else body
         return self.app(environ, start_response)
+
+    def _check(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """nginx's question (an ``auth_request`` subrequest, whose answers it caches): may
+        it send the file of this ``+f/`` URL from disk, and which one? ``X-Idx-Blob`` is
+        the blob's path under ``serverdir/+files/`` when the file is cached and anyone may
+        read it, so the answer holds for every client; else ``-``, not to be cached, and
+        nginx passes the request to idx. The header's value is the client's method."""
+        blob = "-"
+        if environ[CHECK_HEADER] in ("GET", "HEAD") and not environ.get("QUERY_STRING"):
+            ignored = ("HTTP_RANGE", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
+            probe = {key: value for key, value in environ.items() if key not in ignored}
+            probe["REQUEST_METHOD"] = "HEAD"
+            try:
+                path = environ.get("PATH_INFO", "")
+                # Dist files only: a .metadata file keeps its text/plain type from idx.
+                answer = self._answer(probe) if "/+f/" in path and not path.endswith(".metadata") else None
+            except (IdxError, OSError):
+                answer = None
+            if answer is not None and answer[0].startswith("200 "):
+                accel = dict(answer[1]).get("X-Accel-Redirect", "")
+                blob = accel.removeprefix(self.settings.x_accel_redirect) or "-"
+        headers = [("X-Idx-Blob", blob), ("Content-Length", "0")]
+        if blob == "-":
+            headers.append(("X-Accel-Expires", "0"))  # nginx: do not cache a no
+        start_response("200 OK", headers)
+        return []
 
     def _answer(self, environ: dict[str, Any]) -> Answer | None:
         parts = environ.get("PATH_INFO", "").split("/")
@@ -144,18 +174,23 @@ class FastPath:
         if _matches(environ.get("HTTP_IF_NONE_MATCH", ""), f'"{sha256}"'):
             return "304 Not Modified", headers, []
         headers.append(("Content-Type", content_type))
-        if not self.files.blob_exists(sha256):
-            return None
+        accel = self.settings.x_accel_redirect
+        if accel or environ["REQUEST_METHOD"] == "HEAD":
+            if not self.files.blob_exists(sha256):
+                return None
+            if size is None:
+                size = self.files.blob_size(sha256)
+            headers.append(("Content-Length", str(size)))
+            if accel:
+                headers.append(("X-Accel-Redirect", f"{accel}{sha256[:2]}/{sha256[2:4]}/{sha256}"))
+            return "200 OK", headers, []
+        try:
+            handle = self.files.open_blob(sha256)
+        except FileNotFoundError:
+            return None  # the view says what is missing
         if size is None:
             size = self.files.blob_size(sha256)
         headers.append(("Content-Length", str(size)))
-        accel = self.settings.x_accel_redirect
-        if accel:
-            headers.append(("X-Accel-Redirect", f"{accel}{sha256[:2]}/{sha256[2:4]}/{sha256}"))
-            return "200 OK", headers, []
-        if environ["REQUEST_METHOD"] == "HEAD":
-            return "200 OK", headers, []
-        handle = self.files.open_blob(sha256)
         wrapper = environ.get("wsgi.file_wrapper")
         body: Iterable[bytes] = wrapper(handle, BLOCK_SIZE) if wrapper else _read_all(handle)
         return "200 OK", headers, body

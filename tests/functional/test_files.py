@@ -32,6 +32,13 @@ def test_the_url_is_devpis_layout(url):
     assert url == f"/alice/dev/+f/{DIST.sha256[:3]}/{DIST.sha256[3:16]}/{DIST.filename}"
 
 
+def test_nginx_s_file_check_header_means_nothing_without_x_accel_redirect(alice, url):
+    alice.logout()
+    r = alice.app.get(url, headers={"X-Idx-File-Check": "GET"})
+    assert r.body == DIST.content
+    assert "X-Idx-Blob" not in r.headers
+
+
 def test_files_need_no_credentials_to_read(alice, url):
     alice.logout()
     assert alice.app.get(url).body == DIST.content

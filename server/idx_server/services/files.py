@@ -20,6 +20,9 @@ log = logging.getLogger("idx.files")
 #: Access times of cached mirror files (for LRU eviction) are written in batches.
 ACCESS_FLUSH_SECONDS = 60.0
 ACCESS_FLUSH_COUNT = 500
+#: Files found by ``+f/`` URL are remembered while the store is unchanged (up to this
+#: many): a download of a cached file then costs no query.
+LOCATED_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -60,15 +63,33 @@ class FileService:
         self._accessed: dict[int, float] = {}
         self._access_lock = threading.Lock()
         self._last_flush = time.monotonic()
+        #: (store stamp, its table), swapped as one reference.
+        self._located: tuple[object, dict[tuple[int, str, str], FileLocation]] = (None, {})
 
     def locate(self, index: Index, key_prefix: str, filename: str) -> FileLocation:
         """The file under ``+f/{key_prefix}/{filename}`` of ``index`` or its bases."""
+        # Every change to the store (a file cached, removed, an index's bases) moves the
+        # stamp, and with it goes the whole table. A lookup that races a change stores
+        # its answer in the table of the stamp it read first, which is then already
+        # replaced: an answer is never served for a state newer than its query.
+        stamp = self.store.change_stamp()
+        located_stamp, located = self._located
+        if located_stamp != stamp:
+            located = {}
+            self._located = (stamp, located)
+        key = (index.id, key_prefix, filename)
+        location = located.get(key)
+        if location is not None:
+            return location
         order = self.indexes.resolution_order(index)
         found = self.store.find_file([ix.id for ix in order], key_prefix, filename)
         if found is None:
             raise NotFound(f"file {filename} is not on index {index.full_name} or its bases")
         origin = next(ix for ix in order if ix.id == found.index_id)
-        return FileLocation(found, origin)
+        location = FileLocation(found, origin)
+        if len(located) < LOCATED_MAX:
+            located[key] = location
+        return location
 
     def open_blob(self, sha256: str) -> IO[bytes]:
         return self.blobs.open(sha256)
