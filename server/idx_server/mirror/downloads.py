@@ -25,7 +25,7 @@ from idx_server.storage import BlobStore, BlobWriter
 
 log = logging.getLogger("idx.mirror")
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
 #: How long a reader waits for more bytes before it checks again.
 WAIT = 1.0
 #: How long a reader that got the whole file waits for it to be stored.

@@ -163,7 +163,8 @@ class SQLiteStore:
         self._synchronous = synchronous
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        #: Every thread's connection, with the thread (to close it once the thread ends).
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._connections_lock = threading.Lock()
         self._closed = False
         #: Set when the database can only be read (its directory or disk is read-only):
@@ -209,14 +210,25 @@ class SQLiteStore:
             conn.execute("PRAGMA cache_size=-2000")  # per thread: 2 MB each
             self._local.conn = conn
             self._local.tx = None
+            self._local.synchronous = self._synchronous
             with self._connections_lock:
-                self._connections.append(conn)
+                # Short-lived threads (one per mirror download) each made a connection:
+                # close those of threads that have ended, or they and their caches pile up.
+                kept = []
+                for owner, other in self._connections:
+                    if owner.is_alive():
+                        kept.append((owner, other))
+                    else:
+                        with contextlib.suppress(sqlite3.Error):
+                            other.close()
+                kept.append((threading.current_thread(), conn))
+                self._connections = kept
         return conn
 
     def close(self) -> None:
         self._closed = True
         with self._connections_lock:
-            for conn in self._connections:
+            for _, conn in self._connections:
                 with contextlib.suppress(sqlite3.ProgrammingError):
                     conn.close()
             self._connections.clear()
@@ -248,7 +260,10 @@ class SQLiteStore:
             try:
                 # A cache write (durable=False) is not fsynced at commit: a power cut may
                 # undo it (never corrupt anything), and the mirror fetches again.
-                conn.execute(f"PRAGMA synchronous={self._synchronous if durable else 'NORMAL'}")
+                synchronous = self._synchronous if durable else "NORMAL"
+                if getattr(self._local, "synchronous", None) != synchronous:
+                    conn.execute(f"PRAGMA synchronous={synchronous}")
+                    self._local.synchronous = synchronous
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:

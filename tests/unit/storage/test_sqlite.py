@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,7 +169,9 @@ def test_sqlite_memory_is_bounded_for_all_connections_together(store):
     for thread in threads:
         thread.join()
     assert limits == {SOFT_HEAP_LIMIT_BYTES}
-    assert ("idx_sqlite_connections", "gauge", 4) in store.memory_metrics()
+    # The opening thread's connection, and the last reader's: each new connection closes
+    # those of threads that have ended.
+    assert ("idx_sqlite_connections", "gauge", 2) in store.memory_metrics()
 
 
 def test_the_upstream_list_can_be_read_without_its_names(store):
@@ -184,3 +187,23 @@ def test_the_upstream_list_can_be_read_without_its_names(store):
     full = store.get_mirror_names(index.id)
     assert full is not None
     assert list(full.lines()) == ["a-b\tA_B", "c"]
+
+
+def test_connections_of_ended_threads_are_closed(store):
+    def use() -> None:
+        assert store.get_user("nobody") is None
+
+    for _ in range(5):  # like one thread per mirror download
+        thread = threading.Thread(target=use)
+        thread.start()
+        thread.join()
+    counts = {name: value for name, _, value in store.memory_metrics()}
+    assert counts["idx_sqlite_connections"] == 2  # the opening thread's, the last one's
+    closed = [conn for owner, conn in store._connections if not owner.is_alive()]
+    thread = threading.Thread(target=use)
+    thread.start()
+    thread.join()
+    assert closed
+    for conn in closed:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
