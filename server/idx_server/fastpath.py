@@ -18,6 +18,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from idx_server.accesslog import AccessLog
+from idx_server.filebody import file_body
 from idx_server.model.errors import IdxError
 from idx_server.model.indexes import ANONYMOUS, Index
 from idx_server.render.headers import content_type_header, file_headers, page_headers, server_headers
@@ -191,8 +192,7 @@ class FastPath:
         if size is None:
             size = self.files.blob_size(sha256)
         headers.append(("Content-Length", str(size)))
-        wrapper = environ.get("wsgi.file_wrapper")
-        body: Iterable[bytes] = wrapper(handle, BLOCK_SIZE) if wrapper else _read_all(handle)
+        body: Iterable[bytes] = file_body(environ, handle, BLOCK_SIZE) or _read_all(handle)
         return "200 OK", headers, body
 
 

@@ -243,3 +243,29 @@ def test_offline_server_never_contacts_upstream(tmp_path, upstream, venv_factory
     finally:
         offline.stop()
     assert upstream.count() == 0
+
+
+def test_a_big_cached_file_comes_back_whole(server, upstream):
+    """Over 8 MiB a cached file is sent through a reused buffer (idx_server.filebody):
+    every byte, in order, whole and by range, from the running server."""
+    import base64
+
+    from idx_server.filebody import REUSE_FROM
+
+    noise = base64.b64encode(os.urandom(REUSE_FROM)).decode()  # barely compressible
+    (big,) = upstream.add("hugefile", "1.0", code=f"DATA = '{noise}'\n")
+    size = len(big.dist.content)
+    assert size > REUSE_FROM
+    page = f"{server.url}/root/pypi/+simple/hugefile/"
+    with urllib.request.urlopen(
+        urllib.request.Request(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    ) as response:
+        url = urljoin(page, json.load(response)["files"][0]["url"])
+    for _ in range(2):  # streamed from upstream, then from disk
+        with urllib.request.urlopen(url, timeout=60) as response:
+            assert hashlib.sha256(response.read()).hexdigest() == big.dist.sha256
+    assert upstream.file_requests(big.filename) == 1
+    start = size - REUSE_FROM // 2
+    request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.read() == big.dist.content[start:]

@@ -8,6 +8,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from idx_server.filebody import file_body
 from idx_server.model.errors import NotFound
 from idx_server.model.principals import DELETE, INDEX_MODIFY, READ, TOXRESULT_UPLOAD
 from idx_server.render.headers import file_headers
@@ -73,7 +74,7 @@ def blob_response(request: Request, sha256: str, size: int, filename: str, conte
     if request.method == "HEAD":
         response.app_iter = []
     elif byte_range is None and wrapper is not None:
-        response.app_iter = wrapper(service.open_blob(sha256), BLOCK_SIZE)
+        response.app_iter = file_body(request.environ, service.open_blob(sha256), BLOCK_SIZE)
     else:
         response.app_iter = _range_iter(service, sha256, start, end - start)
     response.content_length = end - start
