@@ -83,6 +83,27 @@ def test_deleted_releases_leave_the_index(browser, published, indexer, wait_even
     assert "very quickly" not in page.text
 
 
+def test_an_upload_reads_only_the_new_release_when_it_is_the_latest(
+    browser, published, indexer, wait_events, monkeypatch
+):
+    listed = []
+    original = indexer.meta.list_releases
+    monkeypatch.setattr(indexer.meta, "list_releases", lambda *args: listed.append(args) or original(*args))
+    published.upload("alice/dev", make_wheel(Project("fast-json", "3.0", summary="Parses JSON at once")))
+    wait_events()
+    assert "Parses JSON at once" in browser.get("/+search?q=fast-json").text
+    assert listed == []
+    # An older version (or a pre-release after a final) does not change the latest: the
+    # project is read whole, and the entry stays 3.0's.
+    for version in ("2.5", "4.0rc1"):
+        published.upload("alice/dev", make_wheel(Project("fast-json", version, summary=f"v{version}")))
+        wait_events()
+        page = browser.get("/+search?q=fast-json")
+        assert "Parses JSON at once" in page.text
+        assert f"v{version}" not in page.text
+    assert len(listed) == 2
+
+
 def test_deleted_index_is_not_searched(browser, published, indexer):
     published.app.delete("/alice/dev", headers=published.headers)
     assert results(browser.get("/+search?q=fast")) == []

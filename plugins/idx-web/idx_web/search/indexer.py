@@ -50,7 +50,7 @@ class SearchIndexer:
     # -- events --------------------------------------------------------------------------
     @hookimpl
     def idx_release_uploaded(self, event: Event) -> None:
-        self.refresh(event.index, event.project)
+        self.refresh(event.index, event.project, uploaded=event.version)
 
     @hookimpl
     def idx_release_deleted(self, event: Event) -> None:
@@ -69,8 +69,10 @@ class SearchIndexer:
         self.refresh(event.index, event.project)
 
     # -- indexing ------------------------------------------------------------------------
-    def refresh(self, index_name: str, project: str) -> None:
-        """Index ``project`` of ``index_name`` as it is now (or drop it if it is gone)."""
+    def refresh(self, index_name: str, project: str, uploaded: str = "") -> None:
+        """Index ``project`` of ``index_name`` as it is now (or drop it if it is gone).
+        ``uploaded``: the version just uploaded; when it is newer than the indexed one it
+        is the latest, and only it is read (not every release of a long-lived project)."""
         index = self.indexes.snapshot().find(index_name)
         if index is None:
             self.store.delete_index(index_name)
@@ -79,6 +81,13 @@ class SearchIndexer:
         if index.id not in serials:
             self.store.delete(index_name, project)
             return
+        if uploaded and not index.is_mirror:
+            indexed = self.store.version(index_name, project)
+            if indexed and _newness(uploaded) > _newness(indexed):
+                release = self.meta.get_release(index.id, project, uploaded)
+                if release is not None:
+                    self.store.put(self._release_entry(index, project, serials[index.id], release, ""))
+                    return
         self.store.put(self._entry(index, project, serials[index.id], ""))
 
     def _entry(self, index: Index, project: str, serial: int, display_name: str) -> Entry:
@@ -88,6 +97,12 @@ class SearchIndexer:
                 display_name = page.display_name if page and page.display_name else project
             return Entry(index.full_name, index.created, project, display_name, serial=serial)
         release = latest_release(self.meta.list_releases(index.id, project))
+        return self._release_entry(index, project, serial, release, display_name)
+
+    @staticmethod
+    def _release_entry(
+        index: Index, project: str, serial: int, release: Release | None, display_name: str
+    ) -> Entry:
         metadata = release.metadata if release else {}
         return Entry(
             index.full_name,
@@ -175,16 +190,22 @@ class SearchIndexer:
         return SearchResults(text, tuple(hits), total, self.ready.is_set())
 
 
+def _newness(version: str) -> tuple[bool, Version] | tuple[()]:
+    """How :func:`latest_release` ranks a version: finals first, then by version; an
+    invalid version ranks below every valid one."""
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return ()
+    return (not parsed.is_prerelease, parsed)
+
+
 def latest_release(releases: list[Release]) -> Release | None:
     """The newest final release, or the newest of all if there is no final one."""
-    best: tuple[bool, Version] | None = None
+    best: tuple[bool, Version] | tuple[()] = ()
     chosen = None
     for release in releases:
-        try:
-            version = Version(release.version)
-        except InvalidVersion:
-            continue
-        key = (not version.is_prerelease, version)
-        if best is None or key > best:
+        key = _newness(release.version)
+        if key and key > best:
             best, chosen = key, release
     return chosen if chosen is not None else (releases[0] if releases else None)

@@ -194,6 +194,17 @@ class SearchStore:
         )
         return {project: Indexed(created, serial) for project, created, serial in rows}
 
+    def version(self, index_name: str, project: str) -> str | None:
+        """The version indexed for ``project`` of ``index_name`` (None: not indexed)."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT version FROM entries WHERE index_name = ? AND project = ?", (index_name, project)
+            )
+            .fetchone()
+        )
+        return None if row is None else str(row[0])
+
     def index_names(self) -> set[str]:
         return {row[0] for row in self._conn().execute("SELECT DISTINCT index_name FROM entries")}
 
