@@ -209,7 +209,7 @@ class IdxBehindNginx(Idx):
     """idx with ``--x-accel-redirect``: nginx proxies it and sends cached files itself."""
 
     name = "idx+nginx"
-    description = "idx-server behind nginx, X-Accel-Redirect for files"
+    description = "idx-server behind nginx, which sends cached files itself (X-Accel-Redirect, file check)"
     extra_args = ["--x-accel-redirect", "/+blobs/"]
     not_applicable = dict.fromkeys(
         ("uploads", "big", "root", "lifecycle", "down", "tox"), "measured on idx itself"
@@ -225,9 +225,9 @@ class IdxBehindNginx(Idx):
         self.idx_port = free_port()
 
     def check_file_reply(self, reply: probe.Reply, sha256: str) -> None:
-        # idx's own answer carries ETag "<sha256>"; nginx's (after X-Accel-Redirect) its own.
+        # idx's own answer carries ETag "<sha256>"; nginx's (from disk) its own.
         if reply.headers.get("etag") == f'"{sha256}"' or "x-accel-redirect" in reply.headers:
-            raise RuntimeError("the file came from idx, not from nginx via X-Accel-Redirect")
+            raise RuntimeError("the file came from idx, not from nginx")
 
     def start(self, fresh: bool) -> float:
         idx, seconds = self.start_idx(self.idx_port, fresh)

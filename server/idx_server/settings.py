@@ -128,7 +128,8 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         cv.STR,
         "",
         "When set (e.g. /+blobs/), cached files are sent by "
-        "an nginx front end: idx answers with X-Accel-Redirect to this prefix + the blob path.",
+        "an nginx front end: idx answers with X-Accel-Redirect to this prefix + the blob path, "
+        "and answers nginx's file check (X-Idx-File-Check).",
     ),
     Setting("config", PATH, None, "A TOML file of settings.", cli_only=True),
 )
