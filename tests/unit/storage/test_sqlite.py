@@ -163,10 +163,9 @@ def test_sqlite_memory_is_bounded_for_all_connections_together(store):
     def read_limit() -> None:
         limits.add(store._conn().execute("PRAGMA soft_heap_limit").fetchone()[0])
 
-    threads = [threading.Thread(target=read_limit) for _ in range(3)]
-    for thread in threads:
+    for _ in range(3):  # one after the other: each has ended when the next connects
+        thread = threading.Thread(target=read_limit)
         thread.start()
-    for thread in threads:
         thread.join()
     assert limits == {SOFT_HEAP_LIMIT_BYTES}
     # The opening thread's connection, and the last reader's: each new connection closes
