@@ -28,6 +28,7 @@ from idx_server.services.indexes import IndexService
 from idx_server.services.simple import RenderedPage, SimpleService
 from idx_server.settings import Settings
 from idx_server.storage import MetaStore
+from idx_server.storage.blobs import blob_relpath
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -176,22 +177,24 @@ class FastPath:
             return "304 Not Modified", headers, []
         headers.append(("Content-Type", content_type))
         accel = self.settings.x_accel_redirect
+        # No body (nginx sends it, or HEAD): the blob must exist. A body: opening it is the
+        # check. Either way a missing blob goes to the view, which says what is missing.
+        handle = None
         if accel or environ["REQUEST_METHOD"] == "HEAD":
             if not self.files.blob_exists(sha256):
                 return None
-            if size is None:
-                size = self.files.blob_size(sha256)
-            headers.append(("Content-Length", str(size)))
-            if accel:
-                headers.append(("X-Accel-Redirect", f"{accel}{sha256[:2]}/{sha256[2:4]}/{sha256}"))
-            return "200 OK", headers, []
-        try:
-            handle = self.files.open_blob(sha256)
-        except FileNotFoundError:
-            return None  # the view says what is missing
+        else:
+            try:
+                handle = self.files.open_blob(sha256)
+            except FileNotFoundError:
+                return None
         if size is None:
             size = self.files.blob_size(sha256)
         headers.append(("Content-Length", str(size)))
+        if handle is None:
+            if accel:
+                headers.append(("X-Accel-Redirect", accel + blob_relpath(sha256)))
+            return "200 OK", headers, []
         body: Iterable[bytes] = file_body(environ, handle, BLOCK_SIZE) or _read_all(handle)
         return "200 OK", headers, body
 

@@ -100,7 +100,6 @@ class StoredNames:
     which happens once per change of the stamp."""
 
     def __init__(self, info: MirrorNames, load: Callable[[], MirrorNames | None]) -> None:
-        self.checked_at = info.checked_at
         self._count = info.count
         self._load = load
         self.stamp = self.stamp_of(info)

@@ -121,6 +121,12 @@ class FileBlobWriter:
             self.discard()
 
 
+def blob_relpath(sha256: str) -> str:
+    """Where a blob lives under the blob directory (``serverdir/+files/``): the layout
+    nginx is pointed at for X-Accel-Redirect and the file check."""
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
 class FileBlobStore:
     """The default :class:`~idx_server.storage.BlobStore`: files under the server directory."""
 
@@ -132,7 +138,7 @@ class FileBlobStore:
     def path(self, sha256: str) -> Path:
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / blob_relpath(sha256)
 
     def clean_tmp(self) -> int:
         """Remove temp files left by a crash; returns how many."""

@@ -17,6 +17,7 @@ from idx_server.services.files import FileLocation, FileService
 from idx_server.services.releases import ReleaseService
 from idx_server.services.toxresults import ToxResultService
 from idx_server.settings import Settings
+from idx_server.storage.blobs import blob_relpath
 from idx_server.views.common import current_user, flag, json_response, message_response
 
 BLOCK_SIZE = 256 * 1024
@@ -57,9 +58,7 @@ def blob_response(request: Request, sha256: str, size: int, filename: str, conte
     response = Response(headers=headers)
     response.content_type = content_type
     if settings.x_accel_redirect:
-        response.headers["X-Accel-Redirect"] = (
-            f"{settings.x_accel_redirect}{sha256[:2]}/{sha256[2:4]}/{sha256}"
-        )
+        response.headers["X-Accel-Redirect"] = settings.x_accel_redirect + blob_relpath(sha256)
         return response
     byte_range = request.range.range_for_length(size) if request.range else None
     if request.range and byte_range is None:
