@@ -91,13 +91,14 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
     import waitress.server
 
     from idx_server.app import build_core, initialize, make_app
-    from idx_server.housekeeping import Housekeeping, limit_malloc_arenas
+    from idx_server.housekeeping import Housekeeping, limit_malloc_arenas, pin_to_one_cpu
     from idx_server.mirror.upstream import redact_url
     from idx_server.services.files import FileService
     from idx_server.services.upload_form import MAX_FIELDS_SIZE
 
     configure_logging(settings.log_level)
     limit_malloc_arenas()
+    cpu = pin_to_one_cpu() if settings.pin_cpu else None
     try:
         core = build_core(settings, pm)
         generated = initialize(core)
@@ -128,6 +129,10 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
         f"(serverdir {settings.serverdir}, root/pypi mirrors {redact_url(_pypi_url(core))})",
         flush=True,
     )
+    if cpu is not None:
+        logging.getLogger("idx.server").info(
+            "threads run on CPU %d (pin_cpu; --no-pin-cpu turns it off)", cpu
+        )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)

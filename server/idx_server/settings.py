@@ -92,6 +92,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("connection_limit", cv.INT, 500, "Most client connections open at once."),
     Setting(
+        "pin_cpu",
+        cv.BOOL,
+        True,
+        "Run the server's threads on one CPU (Linux): CPython runs one thread at a time, "
+        "and handing its lock between threads on different CPUs costs more than it gains.",
+    ),
+    Setting(
         "outside_url",
         URL,
         "",
@@ -145,6 +152,7 @@ class Settings:
     mirror_url: str = "https://pypi.org/simple/"
     threads: int = 64
     connection_limit: int = 500
+    pin_cpu: bool = True
     outside_url: str = ""
     root_password: str = ""
     allow_registration: bool = False

@@ -5,12 +5,15 @@ and its memory is handed back to the system when the process ends.
 
 Protocol: a JSON request on stdin (``url``, ``auth``, ``etag``, timeouts, ``out``: where to
 write the compressed list); one JSON line on stdout: ``{"status": 200, "etag", "count"}``,
-``{"status": 304}`` or ``{"error": message, "kind": error type}``.
+``{"status": 304}`` or ``{"error": message, "kind": error type}``. ``cpus``, when given,
+is the set of CPUs to run on (the server itself may be pinned to one).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,7 +54,12 @@ def fetch(request: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     try:
-        answer = fetch(json.load(sys.stdin))
+        request = json.load(sys.stdin)
+        cpus = request.get("cpus")
+        if cpus and hasattr(os, "sched_setaffinity"):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, cpus)  # not the server's one pinned CPU
+        answer = fetch(request)
     except IdxError as exc:
         answer = {"error": exc.message, "kind": type(exc).__name__}
     except (OSError, ValueError, KeyError) as exc:

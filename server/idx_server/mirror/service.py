@@ -26,6 +26,7 @@ from packaging.utils import (
 
 from idx_server import __version__
 from idx_server.events import Event, EventDispatcher
+from idx_server.housekeeping import allowed_cpus
 from idx_server.mirror.downloads import DownloadCoordinator, SharedDownload
 from idx_server.mirror.parse import UpstreamLink, UpstreamPage, parse_project_page
 from idx_server.mirror.upstream import (
@@ -515,6 +516,8 @@ class MirrorService:
             "retries": self.settings.upstream_retries,
             "user_agent": f"idx-server/{__version__}",
             "out": str(out),
+            # The server may be pinned to one CPU (pin_cpu): the list is parsed on any.
+            "cpus": allowed_cpus(),
         }
         try:
             process = subprocess.run(

@@ -1,0 +1,78 @@
+"""pin_cpu: the daemon runs every thread on one CPU by default (one interpreter lock,
+handed between threads without cross-CPU wake-ups), and on all of them with --no-pin-cpu.
+Read from the kernel's view of the running process (/proc/PID/task/*/status)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from idx_server.testing import UNREACHABLE_UPSTREAM, LiveServer, start_server
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="CPU affinity is read from Linux's /proc"
+    ),
+]
+
+
+def thread_cpus(server: LiveServer) -> dict[int, set[int]]:
+    """Each thread of the server: the CPUs it may run on."""
+    found = {}
+    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                found[int(task.name)] = cpu_list(line.split(":", 1)[1].strip())
+    return found
+
+
+def cpu_list(text: str) -> set[int]:
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def serve_a_request(server: LiveServer) -> None:
+    with urllib.request.urlopen(f"{server.url}/+api", timeout=10) as response:
+        assert response.status == 200
+
+
+def test_every_thread_runs_on_one_cpu_by_default(tmp_path: Path) -> None:
+    allowed = os.sched_getaffinity(0)
+    server = start_server(tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM, "--log-level", "info")
+    try:
+        serve_a_request(server)
+        threads = thread_cpus(server)
+    finally:
+        assert server.stop() == 0, server.log()
+    assert len(threads) > 5  # the main thread, waitress's workers, housekeeping
+    masks = {frozenset(cpus) for cpus in threads.values()}
+    assert len(masks) == 1, threads
+    (mask,) = masks
+    if len(allowed) > 1:
+        assert len(mask) == 1
+        assert mask <= allowed
+        (cpu,) = mask
+        assert f"threads run on CPU {cpu} (pin_cpu" in server.log()
+    else:  # nothing to choose from: left as it was, and nothing logged
+        assert mask == allowed
+        assert "threads run on CPU" not in server.log()
+
+
+def test_no_pin_cpu_leaves_every_cpu(tmp_path: Path) -> None:
+    allowed = os.sched_getaffinity(0)
+    server = start_server(tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM, "--no-pin-cpu")
+    try:
+        serve_a_request(server)
+        threads = thread_cpus(server)
+    finally:
+        assert server.stop() == 0, server.log()
+    assert len(threads) > 5
+    assert all(cpus == allowed for cpus in threads.values()), threads
+    assert "threads run on CPU" not in server.log()
