@@ -1,12 +1,16 @@
-"""The fast path: anonymous reads of public simple pages and cached files, answered
-without going through Pyramid.
+"""The fast path: anonymous reads of public simple pages and files, answered without
+going through Pyramid.
 
 Installers spend their lives on two URLs: ``/{user}/{index}/+simple/{project}/`` and the
-``+f/`` files it links. For a public index (every index of its resolution order readable
-by anyone) and a request without credentials or query, the answer does not depend on
-who asks, so this WSGI middleware asks the same services the views do and answers
-directly. Everything else (and anything unusual: redirects, errors, ranges, protected
-indexes, uncached mirror files) falls through to the Pyramid application unchanged.
+``+f/`` files it links (with their ``.metadata``). For a public index (every index of its
+resolution order readable by anyone) and a request without credentials or query, the
+answer does not depend on who asks, so this WSGI middleware asks the same services the
+views do and answers directly: cached files from disk, and a mirror's uncached files and
+metadata fetched from upstream as the views would (a cold install asks for some 40 of
+each at once). Everything else (redirects, ranges, protected indexes, HEAD of an uncached
+file) falls through to the Pyramid application unchanged. An error found before anything
+was fetched falls through too, and the view reports it; once upstream was asked, its
+error is answered here (as the error view would), so upstream is never asked twice.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from packaging.utils import canonicalize_name
+from pyramid.request import Request
 
 from idx_server.accesslog import AccessLog
 from idx_server.filebody import file_body
@@ -23,12 +28,14 @@ from idx_server.model.errors import IdxError
 from idx_server.model.indexes import ANONYMOUS, Index
 from idx_server.render.headers import content_type_header, file_headers, page_headers, server_headers
 from idx_server.render.simple import HTML_TYPE, JSON_TYPE, TEXT_HTML
-from idx_server.services.files import FileService
+from idx_server.services.files import FileLocation, FileService
 from idx_server.services.indexes import IndexService
 from idx_server.services.simple import RenderedPage, SimpleService
 from idx_server.settings import Settings
 from idx_server.storage import MetaStore
 from idx_server.storage.blobs import blob_relpath
+from idx_server.views.errors import error_response
+from idx_server.views.errors import log as error_log
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -38,6 +45,7 @@ BLOCK_SIZE = 256 * 1024
 #: nginx's file check (see ``FastPath._check``); answered only with ``x_accel_redirect``.
 CHECK_HEADER = "HTTP_X_IDX_FILE_CHECK"
 _SIMPLE_TYPES = {JSON_TYPE, HTML_TYPE, TEXT_HTML}
+METADATA_TYPE = "text/plain; charset=utf-8"
 
 
 def publicly_readable(order: list[Index]) -> bool:
@@ -164,14 +172,30 @@ class FastPath:
         location = self.files.locate(index, key_prefix, filename.removesuffix(".metadata"))
         file = location.file
         if metadata:
-            if not file.core_metadata_sha256:
-                return None  # fetched or extracted by the view
-            sha256, size, content_type = file.core_metadata_sha256, None, "text/plain; charset=utf-8"
-        else:
-            if not (file.cached and file.sha256):
-                return None  # streamed from upstream by the view
-            sha256, size, content_type = file.sha256, file.size, "application/octet-stream"
+            if file.core_metadata_sha256:
+                return self._blob(environ, file.core_metadata_sha256, None, filename, METADATA_TYPE)
+            return self._uncached(environ, location, filename)
+        if file.cached and file.sha256:
             self.files.record_access(file)
+            return self._blob(environ, file.sha256, file.size, filename, "application/octet-stream")
+        return self._uncached(environ, location, filename)
+
+    def _uncached(self, environ: dict[str, Any], location: FileLocation, filename: str) -> Answer | None:
+        """A GET of a mirror's file or metadata that is not cached yet: fetched from
+        upstream here. HEAD, and files without content, go to the view."""
+        if environ["REQUEST_METHOD"] != "GET" or not location.origin.is_mirror:
+            return None
+        if not filename.endswith(".metadata"):
+            return self._from_upstream(environ, location)
+        try:
+            sha256 = self.files.core_metadata_sha256(location)  # fetched or extracted
+        except IdxError as exc:
+            return _error(environ, exc)
+        return self._blob(environ, sha256, None, filename, METADATA_TYPE)
+
+    def _blob(
+        self, environ: dict[str, Any], sha256: str, size: int | None, filename: str, content_type: str
+    ) -> Answer | None:
         headers = list(file_headers(sha256, filename).items())
         if _matches(environ.get("HTTP_IF_NONE_MATCH", ""), f'"{sha256}"'):
             return "304 Not Modified", headers, []
@@ -197,6 +221,30 @@ class FastPath:
             return "200 OK", headers, []
         body: Iterable[bytes] = file_body(environ, handle, BLOCK_SIZE) or _read_all(handle)
         return "200 OK", headers, body
+
+    def _from_upstream(self, environ: dict[str, Any], location: FileLocation) -> Answer:
+        """An uncached mirror file, streamed while it is fetched and cached (the headers
+        the view ``get_file`` sends)."""
+        try:
+            stream = self.files.stream_from_upstream(location)
+        except IdxError as exc:
+            return _error(environ, exc)
+        headers = [
+            ("Content-Type", stream.content_type or "application/octet-stream"),
+            ("Content-Disposition", f'attachment; filename="{location.file.filename}"'),
+            ("X-Accel-Buffering", "no"),
+        ]
+        if stream.size is not None:
+            headers.append(("Content-Length", str(stream.size)))
+        return "200 OK", headers, stream
+
+
+def _error(environ: dict[str, Any], exc: IdxError) -> Answer:
+    """The error view's answer (the fast path only meets errors of public reads)."""
+    if exc.status >= 500:
+        error_log.warning("%s %s: %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), exc.message)
+    response = error_response(Request(environ), exc.status, exc.message)
+    return response.status, list(response.headerlist), response.app_iter
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

@@ -315,3 +315,43 @@ class TestProjectList:
         assert names == ["Alpha", "beta", "Gamma_Ray"]
         html = mapp.app.get("/root/pypi/+simple/", headers={"Accept": "text/html"}).text
         assert '<a href="gamma-ray/">Gamma_Ray</a>' in html
+
+
+class TestUncachedErrors:
+    """Uncached files and metadata of a public mirror are fetched by the fast path; once
+    upstream was asked, its failure is answered there, as the error view would, and
+    upstream is not asked a second time by the view."""
+
+    def test_file_missing_upstream_is_404_asked_once(self, mapp, upstream):
+        upstream.add("gone")
+        url, _entry = file_url(mapp, "root/pypi", "gone", "gone-1.0-py3-none-any.whl")
+        upstream.fail_status = 404
+        response = mapp.app.get(url, status=404)
+        assert response.json["message"] == "upstream has no file gone-1.0-py3-none-any.whl (404)"
+        assert "upstream has no file" in response.status  # pip prints only the reason
+        assert upstream.file_requests("gone-1.0-py3-none-any.whl") == 1
+
+    def test_metadata_missing_upstream_is_404_asked_once(self, mapp, upstream):
+        upstream.add("nometa-up")
+        url, _entry = file_url(mapp, "root/pypi", "nometa-up", "nometa_up-1.0-py3-none-any.whl")
+        upstream.fail_status = 404
+        response = mapp.app.get(url + ".metadata", headers={"Accept": "text/plain"}, status=404)
+        assert response.content_type == "text/plain"
+        assert response.text == "no core metadata is served for nometa_up-1.0-py3-none-any.whl\n"
+        assert upstream.count("/files/nometa_up-1.0-py3-none-any.whl.metadata") == 1
+
+    def test_file_with_upstream_down_is_503(self, mapp, upstream, caplog):
+        upstream.add("offline")
+        url, _entry = file_url(mapp, "root/pypi", "offline", "offline-1.0-py3-none-any.whl")
+        upstream.stop()
+        response = mapp.app.get(url, status=503)
+        assert "cannot be reached" in response.json["message"]
+        assert "X-Devpi-Serial" in response.headers  # devpi-client reads it on every answer
+        assert f"GET {url}: " in caplog.text  # 5xx are logged, as by the error view
+
+    def test_head_of_uncached_file_is_left_to_the_view(self, mapp, upstream):
+        upstream.add("headonly")
+        url, _entry = file_url(mapp, "root/pypi", "headonly", "headonly-1.0-py3-none-any.whl")
+        response = mapp.app.head(url)
+        assert response.status_int == 200
+        assert "Content-Disposition" in response.headers
