@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urljoin
 
 import pytest
 from fakes.upstream import FakeUpstream
@@ -63,3 +64,25 @@ def test_dependency_confusion_explained(browser, mapp, upstream):
     page = browser.get("/alice/dev/internal-lib")
     assert "are not offered" not in page.text
     assert "9.9" in page.text.split("<tbody>")[1]
+
+
+def test_a_cached_file_reindexes_only_a_project_not_indexed_yet(
+    mapp, upstream, indexer, wait_events, monkeypatch
+):
+    upstream.add("twofiles", "1.0")
+    upstream.add("twofiles", "1.1")
+    refreshed: list[str] = []
+    refresh = indexer.refresh
+    monkeypatch.setattr(
+        indexer,
+        "refresh",
+        lambda index, project, **kw: (refreshed.append(project), refresh(index, project, **kw)),
+    )
+    page = mapp.simple_json("root/pypi", "twofiles").json
+    mapp.app.get(urljoin("/root/pypi/+simple/twofiles/", page["files"][0]["url"]))
+    wait_events()
+    assert refreshed == ["twofiles"]  # the first cached file: the project gets its entry
+    assert indexer.store.version("root/pypi", "twofiles") is not None
+    mapp.app.get(urljoin("/root/pypi/+simple/twofiles/", page["files"][1]["url"]))
+    wait_events()
+    assert refreshed == ["twofiles"]  # the second changes nothing searchable

@@ -160,7 +160,7 @@ class FileBlobStore:
         return FileBlobWriter(self, algorithms)
 
     def put_bytes(self, data: bytes) -> str:
-        with self.writer() as writer:
+        with self.writer(("sha256",)) as writer:  # only the sha256 is returned
             writer.write(data)
             return writer.commit()
 

@@ -66,7 +66,11 @@ class SearchIndexer:
 
     @hookimpl
     def idx_file_cached(self, event: Event) -> None:
-        self.refresh(event.index, event.project)
+        # A mirror contributes only its projects' names, which a cached file does not
+        # change: only a project not indexed yet needs work. (A cold install caches some
+        # 40 files at once; re-indexing each project every time cost the server CPU then.)
+        if self.store.version(event.index, event.project) is None:
+            self.refresh(event.index, event.project)
 
     # -- indexing ------------------------------------------------------------------------
     def refresh(self, index_name: str, project: str, uploaded: str = "") -> None:
