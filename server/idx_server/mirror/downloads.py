@@ -1,17 +1,22 @@
 """First downloads of mirror files: one upstream request however many clients ask,
 streamed to all of them while it is written and hashed, committed only when verified.
 
-The download runs on its own thread, so a client that goes away does not stop it.
-Readers follow the temp file as it grows and hold back the last bytes until the file
-is verified: a client never receives a complete response carrying wrong bytes — on a
-mismatch its transfer is cut short and nothing is kept. Storing the verified file (fsync,
-rename, one database write) happens after the readers got their last bytes, so a cold
-install does not wait for the disk; a request arriving meanwhile follows the same
-download, and a crash meanwhile only means the file is fetched again.
+The first request for a file downloads it in its own thread, sending each chunk to its
+client as the chunk is written: no extra thread and no reading back for the common
+case of one client per file (a cold install asks for 40 files at once, and every thread
+and hand-off costs the server CPU then). Requests for the same file meanwhile follow the
+temp file as it grows. Both hold back the last bytes until the file is verified: a
+client never receives a complete response carrying wrong bytes; on a mismatch its
+transfer is cut short and nothing is kept. Storing the verified file (fsync, rename, one
+database write) happens after the last bytes went out, so a cold install does not wait
+for the disk. If the first client goes away, the download is finished on a thread of its
+own, for the cache and for the other readers; a crash meanwhile only means the file is
+fetched again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -67,39 +72,81 @@ class SharedDownload:
         self.size: int | None = file.size
         self.content_type = "application/octet-stream"
         self.started = threading.Event()
+        self._response: Any = None
+        #: Called once when the download ended (stored, or failed): the coordinator's.
+        self.on_finish: Callable[[], None] | None = None
 
-    # -- the downloading thread ----------------------------------------------------------
-    def run(self) -> None:
+    # -- the download ------------------------------------------------------------------
+    def open(self) -> None:
+        """Ask upstream for the file, in the calling thread; raise if that failed (the
+        error is also what requests following this download get)."""
         try:
-            self._download()
+            response = self._open_response()
+            try:
+                if response.status == 404:
+                    raise NotFound(f"upstream has no file {self.file.filename} (404)")
+                if response.status != 200:
+                    raise UpstreamError(f"upstream answered {response.status} for {self.file.filename}")
+            except IdxError:
+                response.release_conn()
+                raise
         except IdxError as exc:
             self._fail(exc)
-        except Exception as exc:  # the thread must always finish the download's state
+            raise
+        except Exception as exc:
+            error = UpstreamError(f"download of {self.file.filename} failed: {exc}")
             log.exception("download of %s failed", self.describe)
-            self._fail(UpstreamError(f"download of {self.file.filename} failed: {exc}"))
+            self._fail(error)
+            raise error from exc
+        length = response.headers.get("Content-Length")
+        if self.size is None and length and length.isdigit():
+            self.size = int(length)
+        self._response = response
+        self.started.set()
 
-    def _download(self) -> None:
-        response = self._open_response()
+    def chunks(self) -> Iterator[bytes]:
+        """The download after :meth:`open`: each chunk as it is written (for the first
+        client), the last one only once the whole file is verified; then the file is
+        stored. Errors end it with the error (and nothing kept)."""
+        response = self._response
+        pending: bytes | None = None
         try:
-            if response.status == 404:
-                raise NotFound(f"upstream has no file {self.file.filename} (404)")
-            if response.status != 200:
-                raise UpstreamError(f"upstream answered {response.status} for {self.file.filename}")
-            length = response.headers.get("Content-Length")
-            if self.size is None and length and length.isdigit():
-                self.size = int(length)
-            self.started.set()
-            for chunk in response.stream(CHUNK, decode_content=False):
-                self._writer.write(chunk)
-                self._writer.flush()  # type: ignore[attr-defined]
-                with self._cond:
-                    self._written += len(chunk)
-                    self._cond.notify_all()
-        finally:
-            response.release_conn()
-        self._verify_and_commit()
+            try:
+                for chunk in response.stream(CHUNK, decode_content=False):
+                    self._append(chunk)
+                    if pending is not None:
+                        yield pending
+                    pending = chunk
+            finally:
+                response.release_conn()
+            self._verify()
+        except IdxError as exc:
+            self._fail(exc)
+            raise
+        except Exception as exc:  # the download's state must always be finished
+            error = UpstreamError(f"download of {self.file.filename} failed: {exc}")
+            log.exception("download of %s failed", self.describe)
+            self._fail(error)
+            raise error from exc
+        if pending is not None:
+            yield pending
+        self._store()
 
-    def _verify_and_commit(self) -> None:
+    def run(self) -> None:
+        """The whole download with no client of its own (readers follow the temp file)."""
+        with contextlib.suppress(IdxError):
+            self.open()
+            for _ in self.chunks():
+                pass
+
+    def _append(self, chunk: bytes) -> None:
+        self._writer.write(chunk)
+        self._writer.flush()  # type: ignore[attr-defined]
+        with self._cond:
+            self._written += len(chunk)
+            self._cond.notify_all()
+
+    def _verify(self) -> None:
         digests = self._writer.hexdigests()
         expected = self.file.sha256
         if self.size is not None and self._writer.size != self.size:
@@ -122,6 +169,8 @@ class SharedDownload:
         with self._cond:
             self._verified = True
             self._cond.notify_all()
+
+    def _store(self) -> None:
         sha256: str | None = None
         error: IdxError | None = None
         try:
@@ -137,8 +186,16 @@ class SharedDownload:
             self._done = True
             self._cond.notify_all()
         self._stored.set()
-        if sha256 is not None:
-            self._after_stored(sha256)
+        try:
+            if sha256 is not None:
+                self._after_stored(sha256)
+        finally:
+            self._finished()
+
+    def _finished(self) -> None:
+        callback, self.on_finish = self.on_finish, None
+        if callback is not None:
+            callback()
 
     def discard(self) -> None:
         """Give up a download that was never started (its temp file goes)."""
@@ -154,6 +211,7 @@ class SharedDownload:
             self._cond.notify_all()
         self.started.set()
         self._stored.set()
+        self._finished()
 
     # -- readers -------------------------------------------------------------------------
     def wait_started(self, timeout: float) -> None:
@@ -214,14 +272,19 @@ class DownloadCoordinator:
 
     def __init__(self) -> None:
         self._running: dict[tuple[int, str], SharedDownload] = {}
-        self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
 
-    def get_or_start(self, key: tuple[int, str], create: Callable[[], SharedDownload]) -> SharedDownload:
+    def get_or_start(
+        self, key: tuple[int, str], create: Callable[[], SharedDownload]
+    ) -> tuple[SharedDownload, bool]:
+        """The download of ``key``, and whether the caller leads it: a leader must
+        :meth:`SharedDownload.open` it and then read (or :func:`finish_in_background`)
+        its :meth:`~SharedDownload.chunks`; the others follow it with ``reader()``."""
         with self._lock:
             download = self._running.get(key)
         if download is not None:
-            return download
+            return download, False
         # Made outside the lock: making one creates its temp file, a system call during
         # which the GIL goes to other threads, and under load (a cold install asks for 40
         # files at once) getting it back while holding this lock would queue them all.
@@ -232,20 +295,22 @@ class DownloadCoordinator:
                 download = self._running[key] = candidate
         if download is not candidate:
             candidate.discard()  # another request started the same download meanwhile
-            return download
+            return download, False
 
-        def run() -> None:
-            try:
-                download.run()
-            finally:
-                with self._lock:
-                    self._running.pop(key, None)
-                    self._threads.discard(threading.current_thread())
+        def finished() -> None:
+            with self._idle:
+                if self._running.get(key) is candidate:
+                    del self._running[key]
+                self._idle.notify_all()
 
-        thread = threading.Thread(target=run, name=f"idx-download-{key[1]}", daemon=True)
-        with self._lock:
-            self._threads.add(thread)
-        thread.start()
+        candidate.on_finish = finished
+        return candidate, True
+
+    def start(self, key: tuple[int, str], create: Callable[[], SharedDownload]) -> SharedDownload:
+        """The download of ``key``, run on a thread of its own if nobody ran it yet."""
+        download, leader = self.get_or_start(key, create)
+        if leader:
+            threading.Thread(target=download.run, name=f"idx-download-{key[1]}", daemon=True).start()
         return download
 
     def running(self) -> int:
@@ -255,12 +320,22 @@ class DownloadCoordinator:
     def wait_idle(self, timeout: float) -> bool:
         """Wait for the running downloads to finish (before the store closes under them)."""
         deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                threads = list(self._threads)
-            if not threads:
-                return True
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
-            if time.monotonic() >= deadline:
-                return False
+        with self._idle:
+            while self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+
+def finish_in_background(download: SharedDownload, chunks: Iterator[bytes]) -> None:
+    """Run the rest of a leader's download with nobody reading (its client went away,
+    or never read): the file is still cached, and the requests following it still get it."""
+
+    def drain() -> None:
+        with contextlib.suppress(IdxError):
+            for _ in chunks:
+                pass
+
+    threading.Thread(target=drain, name=f"idx-download-{download.file.filename}", daemon=True).start()

@@ -27,7 +27,7 @@ from packaging.utils import (
 from idx_server import __version__
 from idx_server.events import Event, EventDispatcher
 from idx_server.housekeeping import allowed_cpus
-from idx_server.mirror.downloads import DownloadCoordinator, SharedDownload
+from idx_server.mirror.downloads import DownloadCoordinator, SharedDownload, finish_in_background
 from idx_server.mirror.parse import UpstreamLink, UpstreamPage, parse_project_page
 from idx_server.mirror.upstream import (
     ACCEPT_PAGES,
@@ -342,7 +342,7 @@ class MirrorService:
                 f"{file.filename} is not cached and the server's disk is too full to fetch it "
                 f"({free} bytes free); ask its administrator to free space"
             )
-        download = self.downloads.get_or_start(
+        download, leader = self.downloads.get_or_start(
             (index.id, file.filename),
             lambda: SharedDownload(
                 file,
@@ -353,6 +353,9 @@ class MirrorService:
                 f"{index.full_name}/{file.filename} from {redact_url(file.url)}",
             ),
         )
+        if leader:
+            download.open()  # raises what upstream answered instead of the file
+            return _LeaderStream(download)
         download.wait_started(
             self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5
         )
@@ -564,8 +567,36 @@ def _version_of(filename: str) -> str:
         return ""
 
 
+class _LeaderStream:
+    """A download as the response body of the request that started it: the download
+    runs as the body is read. If the body is closed before the end (the client went
+    away), the rest is downloaded on a thread of its own."""
+
+    def __init__(self, download: SharedDownload) -> None:
+        self.size = download.size
+        self.content_type = download.content_type
+        self._download = download
+        self._chunks = download.chunks()
+        self._ended = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except BaseException:  # StopIteration, or the download's error: it is over
+            self._ended = True
+            raise
+
+    def close(self) -> None:
+        if not self._ended:
+            self._ended = True
+            finish_in_background(self._download, self._chunks)
+
+
 class _ReaderStream:
-    """A shared download as one client's response body."""
+    """A shared download as the response body of a request that found it running."""
 
     def __init__(self, download: SharedDownload) -> None:
         self.size = download.size

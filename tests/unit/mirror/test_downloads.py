@@ -1,4 +1,5 @@
-"""SharedDownload: readers finish as soon as the file is verified; storing comes after."""
+"""SharedDownload: the first request downloads and streams in its own thread; others follow
+the temp file; every reader finishes as soon as the file is verified, storing comes after."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from idx_server.model.distfiles import DistFile
 from idx_server.model.errors import UpstreamError
 from idx_server.storage.blobs import FileBlobStore
 
-DATA = b"0123456789" * 20_000
+DATA = b"0123456789" * 60_000  # more than two chunks of CHUNK (256 KiB)
 
 
 class FakeResponse:
@@ -104,10 +105,15 @@ def test_concurrent_first_requests_share_one_download(tmp_path: Path) -> None:
 
     barrier = threading.Barrier(8)
     got: list[SharedDownload] = []
+    leaders: list[bool] = []
 
     def ask() -> None:
         barrier.wait()
-        got.append(coordinator.get_or_start((1, "demo-1.0.tar.gz"), create))
+        download, leader = coordinator.get_or_start((1, "demo-1.0.tar.gz"), create)
+        got.append(download)
+        leaders.append(leader)
+        if leader:
+            download.run()
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
     for thread in threads:
@@ -115,6 +121,87 @@ def test_concurrent_first_requests_share_one_download(tmp_path: Path) -> None:
     for thread in threads:
         thread.join(5)
     assert coordinator.wait_idle(5)
+    assert coordinator.running() == 0
     assert len({id(d) for d in got}) == 1
+    assert leaders.count(True) == 1
     # Candidates made by requests that lost the race left no temp file behind.
+    assert [p.name for p in (tmp_path / "blobs" / ".tmp").iterdir()] == []
+
+
+def test_the_leader_gets_every_byte_before_the_file_is_stored(tmp_path: Path) -> None:
+    stored: list[str] = []
+    download, blobs = make(tmp_path, lambda sha256, size: stored.append(sha256))
+    download.open()
+    chunks = download.chunks()
+    received = b""
+    while len(received) < len(DATA):
+        received += next(chunks)
+    assert received == DATA
+    assert stored == []  # stored only when the body is asked for more, after the last byte
+    assert list(chunks) == []
+    assert stored == [hashlib.sha256(DATA).hexdigest()]
+    assert blobs.exists(stored[0])
+
+
+def test_the_leader_never_gets_the_last_chunk_of_a_mismatch(tmp_path: Path) -> None:
+    download, _ = make(tmp_path, lambda sha256, size: None, data=DATA[:-1] + b"x")
+    download.open()
+    received: list[bytes] = []
+    with pytest.raises(UpstreamError, match="sha256"):
+        received.extend(download.chunks())
+    assert 0 < len(b"".join(received)) < len(DATA)
+    assert download.error is not None
+    assert not any(p.is_file() for p in (tmp_path / "blobs").rglob("*"))
+
+
+def test_a_follower_gets_what_the_leader_streams(tmp_path: Path) -> None:
+    download, _ = make(tmp_path, lambda sha256, size: None)
+    download.open()
+    chunks = download.chunks()
+    first = next(chunks)  # the leader is under way
+    follower: list[bytes] = []
+    reading = threading.Thread(target=lambda: follower.extend(download.reader()))
+    reading.start()
+    rest = b"".join(chunks)
+    reading.join(5)
+    assert first + rest == DATA
+    assert b"".join(follower) == DATA
+
+
+def test_a_leader_whose_client_left_is_finished_in_the_background(tmp_path: Path) -> None:
+    from idx_server.mirror.downloads import finish_in_background
+
+    stored = threading.Event()
+    coordinator = DownloadCoordinator()
+    download, leader = coordinator.get_or_start(
+        (1, "demo-1.0.tar.gz"), lambda: make(tmp_path, lambda sha256, size: stored.set())[0]
+    )
+    assert leader
+    download.open()
+    chunks = download.chunks()
+    next(chunks)  # one chunk went out, then the client went away
+    finish_in_background(download, chunks)
+    assert stored.wait(5)
+    assert coordinator.wait_idle(5)
+    assert download.sha256 == hashlib.sha256(DATA).hexdigest()
+
+
+def test_an_upstream_404_fails_the_leader_and_its_followers(tmp_path: Path) -> None:
+    from idx_server.model.errors import NotFound
+
+    class Missing(FakeResponse):
+        status = 404
+
+    coordinator = DownloadCoordinator()
+    blobs = FileBlobStore(tmp_path / "blobs")
+    create = lambda: SharedDownload(  # noqa: E731
+        dist("0" * 64), lambda: Missing(b""), blobs, lambda s, n: None, lambda s: None, "demo"
+    )
+    download, leader = coordinator.get_or_start((1, "demo-1.0.tar.gz"), create)
+    assert leader
+    with pytest.raises(NotFound, match="upstream has no file"):
+        download.open()
+    with pytest.raises(NotFound):
+        download.wait_started(1)  # what a request that joined meanwhile gets
+    assert coordinator.running() == 0
     assert [p.name for p in (tmp_path / "blobs" / ".tmp").iterdir()] == []
