@@ -269,3 +269,40 @@ def test_a_big_cached_file_comes_back_whole(server, upstream):
     request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"})
     with urllib.request.urlopen(request, timeout=60) as response:
         assert response.read() == big.dist.content[start:]
+
+
+def test_a_first_download_whose_client_leaves_is_still_cached(server, upstream):
+    """The first request for a file downloads it while sending it; when that client
+    hangs up halfway, the server finishes the download anyway: the next request is
+    answered from the cache, and upstream was asked once."""
+    import base64
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    noise = base64.b64encode(os.urandom(3_000_000)).decode()
+    (big,) = upstream.add("leftbehind", "1.0", code=f"DATA = '{noise}'\n")
+    upstream.chunk_delay = 0.01  # slow enough that the client leaves mid-way
+    page = f"{server.url}/root/pypi/+simple/leftbehind/"
+    with urllib.request.urlopen(
+        urllib.request.Request(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    ) as response:
+        url = urljoin(page, json.load(response)["files"][0]["url"])
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        received = b""
+        while len(received) < 200_000:
+            received += sock.recv(65536)
+        assert received.startswith(b"HTTP/1.1 200 ")
+    upstream.chunk_delay = 0
+    deadline = time.monotonic() + 30
+    cached = False
+    while not cached and time.monotonic() < deadline:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as response:
+            cached = response.headers.get("ETag") == f'"{big.dist.sha256}"'  # only a cached file has one
+        time.sleep(0.1)
+    assert cached
+    with urllib.request.urlopen(url, timeout=60) as response:
+        assert hashlib.sha256(response.read()).hexdigest() == big.dist.sha256
+    assert upstream.file_requests(big.filename) == 1
