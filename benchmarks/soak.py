@@ -61,7 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--warmup",
         type=float,
         default=60,
-        help="seconds left out of the memory verdict (default: %(default)s)",
+        help="seconds left out of the memory verdict at least; the first third of the run "
+        "always is (default: %(default)s)",
     )
     add("--max-growth", type=float, default=5.0, help="allowed RSS growth in %% (default: %(default)s)")
     add(

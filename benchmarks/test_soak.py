@@ -74,12 +74,33 @@ def _samples(rss: list[float], every: float = 10.0) -> list[Sample]:
     return [Sample(i * every, value, value, 68, 300, 0.0, 1.0) for i, value in enumerate(rss)]
 
 
-def test_memory_is_flat_when_the_last_third_did_not_grow():
-    # Warm-up (first 30 s) grows fast; afterwards it wobbles around 240 MiB.
+def test_memory_is_flat_when_the_second_half_did_not_grow():
+    # Warm-up (the first third: 0-36 s) grows fast; afterwards it wobbles around 240 MiB.
     found = flatness(_samples([100, 200, 230, 240, 242, 239, 241, 240, 243, 241, 240, 242]), 30, 5.0)
     assert found.flat is True
-    assert found.samples == 9
+    assert found.samples == 8
+    assert found.warmup_s == pytest.approx(110 / 3)
     assert abs(found.growth_pct) < 2
+
+
+def test_caches_filling_in_the_first_third_are_not_a_leak():
+    # Like the 15-minute soak: up 8 % while the caches fill, level afterwards.
+    rss = [116 + 9 * min(i, 30) / 30 for i in range(90)]
+    assert flatness(_samples(rss), 60, 5.0).flat is True
+
+
+def test_a_leak_after_the_caches_filled_is_caught():
+    # Level after the fill, then 0.4 MiB/min of growth for the rest of an hour.
+    rss = [125 + (0.4 * max(0, i - 120) / 6 if i > 120 else 0) for i in range(360)]
+    found = flatness(_samples(rss), 60, 5.0)
+    assert found.flat is False
+    assert found.growth_pct > 5
+
+
+def test_a_longer_warmup_option_wins_over_the_third():
+    found = flatness(_samples([100.0] * 30), 200, 5.0)
+    assert found.warmup_s == 200
+    assert found.samples == 10
 
 
 def test_memory_growing_steadily_is_not_flat():
