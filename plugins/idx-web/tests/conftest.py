@@ -9,8 +9,8 @@ from typing import Any
 import idx_web.plugin
 import pytest
 from idx_server import passwords
-from idx_server.app import Core, make_app
-from idx_server.testing import Mapp
+from idx_server.app import Core
+from idx_server.testing import Mapp, settled_testapp
 from idx_web.search.indexer import PLUGIN_NAME, SearchIndexer
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -44,9 +44,7 @@ def indexer(testapp: Any, idx_core: Core) -> SearchIndexer:
 def testapp(idx_core: Core) -> Iterator[Any]:
     """The core's ``testapp``, and afterwards idx-web's search index closed (its catch-up
     thread joined) before the core closes."""
-    import webtest
-
-    yield webtest.TestApp(make_app(idx_core))
+    yield settled_testapp(idx_core)
     plugin = idx_core.pm.get_plugin(PLUGIN_NAME)
     if isinstance(plugin, SearchIndexer):
         idx_core.events.wait(10)

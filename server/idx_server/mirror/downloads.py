@@ -8,16 +8,19 @@ and hand-off costs the server CPU then). Requests for the same file meanwhile fo
 temp file as it grows. Both hold back the last bytes until the file is verified: a
 client never receives a complete response carrying wrong bytes; on a mismatch its
 transfer is cut short and nothing is kept. Storing the verified file (fsync, rename, one
-database write) happens after the last bytes went out, so a cold install does not wait
-for the disk. If the first client goes away, the download is finished on a thread of its
-own, for the cache and for the other readers; a crash meanwhile only means the file is
-fetched again.
+database write) is handed to the coordinator's store threads once the last bytes went
+out, so no client waits for the disk, not even the next request on the same connection
+(pip asks one thing after another; an fsync costs 1 to 6 ms here). Until the file is
+stored the download stays registered, and a request for it follows the temp file. If
+the first client goes away, the download is finished on a thread of its own, for the
+cache and for the other readers; a crash meanwhile only means the file is fetched again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,16 +28,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from idx_server.model.distfiles import DistFile
-from idx_server.model.errors import IdxError, NotFound, UpstreamError
+from idx_server.model.errors import IdxError, NotFound, StorageUnavailable, UpstreamError
 from idx_server.storage import BlobStore, BlobWriter
 
 log = logging.getLogger("idx.mirror")
 
 CHUNK = 256 * 1024
+#: Threads storing verified downloads (fsync, rename, database write).
+STORE_THREADS = 4
 #: How long a reader waits for more bytes before it checks again.
 WAIT = 1.0
-#: How long a reader that got the whole file waits for it to be stored.
-STORE_WAIT = 60.0
 
 
 class SharedDownload:
@@ -75,6 +78,8 @@ class SharedDownload:
         self._response: Any = None
         #: Called once when the download ended (stored, or failed): the coordinator's.
         self.on_finish: Callable[[], None] | None = None
+        #: Runs the store of the verified file (the coordinator's store thread); None: at once.
+        self.store_later: Callable[[Callable[[], None]], None] | None = None
 
     # -- the download ------------------------------------------------------------------
     def open(self) -> None:
@@ -130,7 +135,10 @@ class SharedDownload:
             raise error from exc
         if pending is not None:
             yield pending
-        self._store()
+        if self.store_later is not None:
+            self.store_later(self._store)
+        else:
+            self._store()
 
     def run(self) -> None:
         """The whole download with no client of its own (readers follow the temp file)."""
@@ -176,10 +184,10 @@ class SharedDownload:
         try:
             sha256 = self._writer.commit()
             self._on_stored(sha256, self._writer.size)
-        except IdxError as exc:
+        except Exception as exc:  # the download's state must always be finished
             # The bytes were verified, so the readers still get them; they are just not kept.
-            log.error("mirror download of %s was served but not cached: %s", self.describe, exc.message)
-            error = exc
+            error = exc if isinstance(exc, IdxError) else StorageUnavailable(f"storing failed: {exc}")
+            log.error("mirror download of %s was served but not cached: %s", self.describe, error.message)
         with self._cond:
             self.sha256 = sha256
             self._commit_error = error
@@ -227,10 +235,6 @@ class SharedDownload:
             yield from self._follow(handle)
         finally:
             handle.close()
-        # The client has every byte (the server sent them as they were yielded). This
-        # request's thread waits until the file is stored, so the next request on this
-        # connection, or a check right after, finds it cached.
-        self._stored.wait(STORE_WAIT)
 
     def _open_for_reading(self) -> IO[bytes]:
         if self._temp is not None:
@@ -274,6 +278,47 @@ class DownloadCoordinator:
         self._running: dict[tuple[int, str], SharedDownload] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self._stores: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._store_threads: list[threading.Thread] = []
+        self._storing = 0  # handed to the store thread and not done yet
+
+    def store_later(self, store: Callable[[], None]) -> None:
+        """Run a verified download's store on one of the store threads (a few, so the
+        fsyncs of a burst of downloads overlap and the disk can flush them together;
+        each keeps its database connection)."""
+        with self._lock:
+            if not self._store_threads:
+                for number in range(STORE_THREADS):
+                    name = f"idx-store-{number}"
+                    thread = threading.Thread(target=self._run_stores, name=name, daemon=True)
+                    thread.start()
+                    self._store_threads.append(thread)
+            self._storing += 1
+        self._stores.put(store)
+
+    def _run_stores(self) -> None:
+        while True:
+            store = self._stores.get()
+            try:
+                store()
+            except Exception:  # a store reports its own errors; the thread must go on
+                log.exception("storing a mirror download failed")
+            finally:
+                with self._idle:
+                    self._storing -= 1
+                    self._idle.notify_all()
+
+    def wait_stored(self, timeout: float) -> bool:
+        """Wait until every download handed to the store thread is stored (downloads
+        still receiving bytes are not waited for)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._storing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
 
     def get_or_start(
         self, key: tuple[int, str], create: Callable[[], SharedDownload]
@@ -304,6 +349,7 @@ class DownloadCoordinator:
                 self._idle.notify_all()
 
         candidate.on_finish = finished
+        candidate.store_later = self.store_later
         return candidate, True
 
     def start(self, key: tuple[int, str], create: Callable[[], SharedDownload]) -> SharedDownload:

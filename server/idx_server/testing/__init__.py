@@ -114,11 +114,29 @@ def idx_core(idx_settings: Settings, idx_pm: pluggy.PluginManager) -> Iterator[C
     core.close()
 
 
-@pytest.fixture
-def testapp(idx_core: Core) -> Any:
+def settled_testapp(core: Core) -> Any:
+    """webtest's TestApp on ``core``, whose requests return once the mirror stored what
+    they fetched: a first download's file is stored on a thread of its own after its
+    last byte went out, and a test's next step should see it cached, as a client a
+    moment later does."""
     import webtest
 
-    return webtest.TestApp(make_app(idx_core))
+    from idx_server.mirror.service import MirrorService
+
+    downloads = core.service(MirrorService).downloads
+
+    class SettledTestApp(webtest.TestApp):  # type: ignore[misc]  # (webtest has no types)
+        def do_request(self, *args: Any, **kwargs: Any) -> Any:
+            response = super().do_request(*args, **kwargs)
+            downloads.wait_stored(10)
+            return response
+
+    return SettledTestApp(make_app(core))
+
+
+@pytest.fixture
+def testapp(idx_core: Core) -> Any:
+    return settled_testapp(idx_core)
 
 
 @pytest.fixture

@@ -205,3 +205,33 @@ def test_an_upstream_404_fails_the_leader_and_its_followers(tmp_path: Path) -> N
         download.wait_started(1)  # what a request that joined meanwhile gets
     assert coordinator.running() == 0
     assert [p.name for p in (tmp_path / "blobs" / ".tmp").iterdir()] == []
+
+
+def test_the_store_runs_on_its_own_thread_after_the_body_ended(tmp_path: Path) -> None:
+    """No client waits for the fsync: the body ends when the last verified byte is out.
+    Until the file is stored the download stays registered, and a request meanwhile
+    follows it instead of asking upstream again."""
+    release = threading.Event()
+    stored: list[str] = []
+
+    def on_stored(sha256: str, size: int) -> None:
+        release.wait(10)
+        stored.append(sha256)
+
+    coordinator = DownloadCoordinator()
+    key = (1, "demo-1.0.tar.gz")
+    download, leader = coordinator.get_or_start(key, lambda: make(tmp_path, on_stored)[0])
+    assert leader
+    download.open()
+    assert b"".join(download.chunks()) == DATA
+    assert stored == []
+    assert coordinator.running() == 1
+    again, leads = coordinator.get_or_start(key, lambda: make(tmp_path, on_stored)[0])
+    assert again is download
+    assert not leads
+    assert b"".join(again.reader()) == DATA
+    assert not coordinator.wait_stored(0.05)
+    release.set()
+    assert coordinator.wait_stored(5)
+    assert coordinator.wait_idle(5)
+    assert stored == [hashlib.sha256(DATA).hexdigest()]
