@@ -26,7 +26,13 @@ from idx_server.accesslog import AccessLog
 from idx_server.filebody import file_body
 from idx_server.model.errors import IdxError
 from idx_server.model.indexes import ANONYMOUS, Index
-from idx_server.render.headers import content_type_header, file_headers, page_headers, server_headers
+from idx_server.render.headers import (
+    content_type_header,
+    file_headers,
+    page_headers,
+    server_headers,
+    streamed_file_headers,
+)
 from idx_server.render.simple import HTML_TYPE, JSON_TYPE, TEXT_HTML
 from idx_server.services.files import FileLocation, FileService
 from idx_server.services.indexes import IndexService
@@ -34,8 +40,7 @@ from idx_server.services.simple import RenderedPage, SimpleService
 from idx_server.settings import Settings
 from idx_server.storage import MetaStore
 from idx_server.storage.blobs import blob_relpath
-from idx_server.views.errors import error_response
-from idx_server.views.errors import log as error_log
+from idx_server.views.errors import idx_error_view
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -229,21 +234,13 @@ class FastPath:
             stream = self.files.stream_from_upstream(location)
         except IdxError as exc:
             return _error(environ, exc)
-        headers = [
-            ("Content-Type", stream.content_type or "application/octet-stream"),
-            ("Content-Disposition", f'attachment; filename="{location.file.filename}"'),
-            ("X-Accel-Buffering", "no"),
-        ]
-        if stream.size is not None:
-            headers.append(("Content-Length", str(stream.size)))
+        headers = streamed_file_headers(location.file.filename, stream.content_type, stream.size)
         return "200 OK", headers, stream
 
 
 def _error(environ: dict[str, Any], exc: IdxError) -> Answer:
-    """The error view's answer (the fast path only meets errors of public reads)."""
-    if exc.status >= 500:
-        error_log.warning("%s %s: %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), exc.message)
-    response = error_response(Request(environ), exc.status, exc.message)
+    """The error view's answer, from the error view."""
+    response = idx_error_view(exc, Request(environ))
     return response.status, list(response.headerlist), response.app_iter
 
 

@@ -22,7 +22,6 @@ import contextlib
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -95,13 +94,10 @@ class SharedDownload:
             except IdxError:
                 response.release_conn()
                 raise
-        except IdxError as exc:
-            self._fail(exc)
-            raise
         except Exception as exc:
-            error = UpstreamError(f"download of {self.file.filename} failed: {exc}")
-            log.exception("download of %s failed", self.describe)
-            self._fail(error)
+            error = self._failed(exc)
+            if error is exc:
+                raise
             raise error from exc
         length = response.headers.get("Content-Length")
         if self.size is None and length and length.isdigit():
@@ -125,13 +121,10 @@ class SharedDownload:
             finally:
                 response.release_conn()
             self._verify()
-        except IdxError as exc:
-            self._fail(exc)
-            raise
         except Exception as exc:  # the download's state must always be finished
-            error = UpstreamError(f"download of {self.file.filename} failed: {exc}")
-            log.exception("download of %s failed", self.describe)
-            self._fail(error)
+            error = self._failed(exc)
+            if error is exc:
+                raise
             raise error from exc
         if pending is not None:
             yield pending
@@ -208,6 +201,17 @@ class SharedDownload:
     def discard(self) -> None:
         """Give up a download that was never started (its temp file goes)."""
         self._writer.discard()
+
+    def _failed(self, exc: Exception) -> IdxError:
+        """End the download with ``exc`` (an unexpected one becomes an UpstreamError,
+        logged with its traceback); returns the error to raise."""
+        if isinstance(exc, IdxError):
+            error = exc
+        else:
+            error = UpstreamError(f"download of {self.file.filename} failed: {exc}")
+            log.exception("download of %s failed", self.describe)
+        self._fail(error)
+        return error
 
     def _fail(self, error: IdxError) -> None:
         if isinstance(error, UpstreamError):
@@ -311,14 +315,8 @@ class DownloadCoordinator:
     def wait_stored(self, timeout: float) -> bool:
         """Wait until every download handed to the store thread is stored (downloads
         still receiving bytes are not waited for)."""
-        deadline = time.monotonic() + timeout
         with self._idle:
-            while self._storing:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+            return self._idle.wait_for(lambda: not self._storing, timeout)
 
     def get_or_start(
         self, key: tuple[int, str], create: Callable[[], SharedDownload]
@@ -352,27 +350,14 @@ class DownloadCoordinator:
         candidate.store_later = self.store_later
         return candidate, True
 
-    def start(self, key: tuple[int, str], create: Callable[[], SharedDownload]) -> SharedDownload:
-        """The download of ``key``, run on a thread of its own if nobody ran it yet."""
-        download, leader = self.get_or_start(key, create)
-        if leader:
-            threading.Thread(target=download.run, name=f"idx-download-{key[1]}", daemon=True).start()
-        return download
-
     def running(self) -> int:
         with self._lock:
             return len(self._running)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait for the running downloads to finish (before the store closes under them)."""
-        deadline = time.monotonic() + timeout
         with self._idle:
-            while self._running:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+            return self._idle.wait_for(lambda: not self._running, timeout)
 
 
 def finish_in_background(download: SharedDownload, chunks: Iterator[bytes]) -> None:

@@ -45,6 +45,19 @@ def file_headers(sha256: str, filename: str) -> dict[str, str]:
     }
 
 
+def streamed_file_headers(filename: str, content_type: str, size: int | None) -> list[tuple[str, str]]:
+    """A mirror file streamed from upstream while it is cached: no ETag or caching yet
+    (its bytes are verified only at the end), and a proxy in front must not buffer it."""
+    headers = [
+        ("Content-Type", content_type or "application/octet-stream"),
+        ("Content-Disposition", f'attachment; filename="{filename}"'),
+        ("X-Accel-Buffering", "no"),
+    ]
+    if size is not None:
+        headers.append(("Content-Length", str(size)))
+    return headers
+
+
 def server_headers(serial: int, uuid: str, content_type: str) -> list[tuple[str, str]]:
     """What every response carries: the serial (idx's and devpi's names), devpi's API
     headers, nosniff, and for HTML the security headers."""

@@ -11,7 +11,7 @@ from pyramid.view import view_config
 from idx_server.filebody import file_body
 from idx_server.model.errors import NotFound
 from idx_server.model.principals import DELETE, INDEX_MODIFY, READ, TOXRESULT_UPLOAD
-from idx_server.render.headers import file_headers
+from idx_server.render.headers import file_headers, streamed_file_headers
 from idx_server.resources import IndexResource
 from idx_server.services.files import FileLocation, FileService
 from idx_server.services.releases import ReleaseService
@@ -91,13 +91,8 @@ def get_file(request: Request) -> Response:
     if not location.origin.is_mirror:
         raise NotFound(f"{file.filename} has no content on {location.origin.full_name}")
     stream = service.stream_from_upstream(location)
-    response = Response(content_type=stream.content_type or "application/octet-stream")
-    response.app_iter = stream
-    if stream.size is not None:
-        response.content_length = stream.size
-    response.headers["Content-Disposition"] = f'attachment; filename="{file.filename}"'
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    headers = streamed_file_headers(file.filename, stream.content_type, stream.size)
+    return Response(app_iter=stream, headerlist=headers)
 
 
 @view_config(route_name="file_metadata", request_method="GET", permission=READ)
