@@ -243,6 +243,8 @@ def collect(
         "per_minute": soak_report.per_minute(requests, samples),
         "memory": soak_report.flatness(samples, args.warmup, args.max_growth),
         "memory_anon": soak_report.flatness(samples, args.warmup, args.max_growth, "rss_anon_mib"),
+        "memory_malloc_used": soak_report.flatness(samples, args.warmup, args.max_growth, "malloc_used_mib"),
+        "memory_malloc_free": soak_report.flatness(samples, args.warmup, args.max_growth, "malloc_free_mib"),
         "events": soak_report.backlog(samples, args.warmup),
         "samples": samples,
         "load_average_mean": statistics.fmean(s.load1 for s in samples) if samples else None,

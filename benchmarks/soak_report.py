@@ -177,6 +177,10 @@ class Sample:
     rss_file_mib: float | None = None
     sqlite_mib: float | None = None  # idx_sqlite_memory_bytes: SQLite's caches
     python_kblocks: float | None = None  # idx_python_allocated_blocks / 1000: live objects
+    #: glibc's account (idx_malloc_*_bytes): bytes handed out (C libraries, Python's
+    #: large objects), and bytes freed but kept in its arenas.
+    malloc_used_mib: float | None = None
+    malloc_free_mib: float | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +305,8 @@ def per_minute(requests: Sequence[Request], samples: Sequence[Sample]) -> list[d
                 ),
                 "sqlite_mib": _median(s.sqlite_mib for s in seen),
                 "python_kblocks": _median(s.python_kblocks for s in seen),
+                "malloc_used_mib": _median(s.malloc_used_mib for s in seen),
+                "malloc_free_mib": _median(s.malloc_free_mib for s in seen),
             }
         )
     return rows
@@ -462,7 +468,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", f"Statuses: {statuses}.", "", "### Per minute", ""]
     header = [
         "minute", "requests", "req/s", "5xx", "p99 ms", "RSS MiB", "of it anon", "SQLite MiB",
-        "Python objects (k)", "events pending",
+        "Python objects (k)", "malloc in use MiB", "malloc free MiB", "events pending",
     ]  # fmt: skip
     lines.append(_row([*header, "threads", "fds", "load"]))
     lines.append(_row(["---"] * (len(header) + 3)))
@@ -470,6 +476,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             _row([m["minute"], m["requests"], _n(m["per_s"]), m["5xx"], _n(m["p99_ms"]), _n(m["rss_mib"]),
                   _n(m.get("anon_mib")), _n(m.get("sqlite_mib")), _n(m.get("python_kblocks"), ".0f"),
+                  _n(m.get("malloc_used_mib")), _n(m.get("malloc_free_mib")),
                   _n(m.get("events_pending"), "d"), m["threads"], m["fds"],
                   _n(m["load1"])])
         )  # fmt: skip
@@ -488,6 +495,13 @@ def markdown(result: dict[str, Any]) -> str:
             f"second half {_n(anon['last_mib'])} MiB ({_pct_text(anon['growth_pct'])}), trend "
             f"{_n(anon['slope_mib_per_min'], '+.2f')} MiB/min."
         )
+    for key, what in (("memory_malloc_used", "malloc in use"), ("memory_malloc_free", "malloc's free")):
+        part = result.get(key)
+        if part and part["samples"]:
+            lines[-1] += (
+                f" {what.capitalize()}: first half {_n(part['first_mib'])} MiB, second half "
+                f"{_n(part['last_mib'])} MiB, trend {_n(part['slope_mib_per_min'], '+.2f')} MiB/min."
+            )
     lines += _problems(result)
     return "\n".join(lines) + "\n"
 

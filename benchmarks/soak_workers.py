@@ -333,6 +333,8 @@ GAUGES = (
     "idx_page_cache_bytes",
     "idx_sqlite_memory_bytes",
     "idx_python_allocated_blocks",
+    "idx_malloc_in_use_bytes",
+    "idx_malloc_free_bytes",
 )
 
 
@@ -380,6 +382,8 @@ def look(service: Service, at: float, metrics_url: str = "") -> Sample | None:
         _mib(fields.get("RssAnon")), _mib(fields.get("RssFile")),
         _scaled(gauges.get("idx_sqlite_memory_bytes"), 1 << 20),
         _scaled(gauges.get("idx_python_allocated_blocks"), 1000),
+        _scaled(gauges.get("idx_malloc_in_use_bytes"), 1 << 20),
+        _scaled(gauges.get("idx_malloc_free_bytes"), 1 << 20),
     )  # fmt: skip
 
 

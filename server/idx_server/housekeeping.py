@@ -98,6 +98,33 @@ def release_memory() -> None:
         trim(0)
 
 
+class _Mallinfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (2.33 and later): every field a size_t."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def malloc_usage() -> tuple[int, int] | None:
+    """Bytes malloc has handed out and not had back (in its arenas plus its own mmaps), and
+    bytes it holds free, over every arena: glibc's ``mallinfo2``. None elsewhere.
+
+    With ``idx_python_allocated_blocks`` this tells apart a resident size that grows
+    because something native keeps allocating (in use grows) from one that grows because
+    freed memory stays scattered over pages malloc cannot give back (free grows)."""
+    mallinfo2 = getattr(_libc(), "mallinfo2", None)
+    if mallinfo2 is None:
+        return None
+    mallinfo2.restype = _Mallinfo2
+    info = mallinfo2()
+    return info.uordblks + info.hblkhd, info.fordblks
+
+
 class Housekeeping:
     def __init__(self, chores: list[Callable[[], None]], interval: float = INTERVAL_SECONDS) -> None:
         self.chores = [*chores, release_memory]

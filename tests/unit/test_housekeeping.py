@@ -37,3 +37,26 @@ def test_a_failing_chore_does_not_stop_the_others(caplog: pytest.LogCaptureFixtu
     Housekeeping([broken, lambda: ran.append("second")]).run_once()
     assert ran == ["second"]
     assert "housekeeping chore broken failed" in caplog.text
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallinfo2 only"
+)
+def test_malloc_usage_follows_a_native_allocation() -> None:
+    import ctypes
+
+    before = housekeeping.malloc_usage()
+    assert before is not None
+    block = ctypes.create_string_buffer(64 << 20)  # malloc'd by ctypes, beyond the mmap threshold
+    during = housekeeping.malloc_usage()
+    del block
+    after = housekeeping.malloc_usage()
+    assert during is not None
+    assert after is not None
+    assert during[0] - before[0] >= 64 << 20
+    assert during[0] - after[0] >= 64 << 20
+
+
+def test_no_libc_no_malloc_usage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(housekeeping, "_libc", lambda: None)
+    assert housekeeping.malloc_usage() is None

@@ -11,6 +11,7 @@ from pyramid.request import Request
 
 from idx_server import __version__
 from idx_server.events import EventDispatcher
+from idx_server.housekeeping import malloc_usage
 from idx_server.plugins import plugin_versions
 from idx_server.settings import Settings
 from idx_server.storage import MetaStore
@@ -47,6 +48,10 @@ class StatusService:
             # Python's live objects: growing under a steady load means a leak in Python code.
             ("idx_python_allocated_blocks", "gauge", sys.getallocatedblocks()),
         ]
+        malloc = malloc_usage()
+        if malloc is not None:
+            metrics.append(("idx_malloc_in_use_bytes", "gauge", malloc[0]))
+            metrics.append(("idx_malloc_free_bytes", "gauge", malloc[1]))
         memory_metrics = getattr(self.store, "memory_metrics", None)
         if memory_metrics is not None:
             metrics.extend(memory_metrics())
