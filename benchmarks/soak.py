@@ -71,6 +71,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=2.0,
         help="seconds between memory samples (default: %(default)s)",
     )
+    add(
+        "--keep-versions",
+        type=int,
+        default=0,
+        help="versions each uploader keeps, deleting the oldest past it: the data stops "
+        "growing (default: %(default)s, keep all)",
+    )
     add("--client-timeout", type=float, default=300, help="seconds per client run (default: %(default)s)")
     add(
         "--raw-uploaders",
@@ -99,7 +106,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if any("=" not in item for item in args.server_env):
         parser.error("--server-env takes NAME=VALUE")
-    if args.duration <= 0 or min(args.installers, args.uploaders, args.raw_uploaders) < 0 or args.subset < 1:
+    if (
+        args.duration <= 0
+        or min(args.installers, args.uploaders, args.raw_uploaders, args.keep_versions) < 0
+        or args.subset < 1
+    ):
         parser.error("--duration and --subset must be positive, worker counts not negative")
     return args
 
@@ -272,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         base_url=idx.base_url, index=f"{peers.USER}/{INDEX}", push_target=f"{peers.USER}/{PUSH_TARGET}",
         user=peers.USER, password=peers.PASSWORD, requirements=tuple(upstream.pinned_requirements()),
         subset=args.subset, client_timeout=args.client_timeout, deadline=started + args.duration,
-        recorder=recorder,
+        recorder=recorder, keep_versions=args.keep_versions,
     )  # fmt: skip
     log(f"soak: {args.installers} installers, {args.uploaders} uploaders, {args.duration:.0f} s")
     try:

@@ -427,7 +427,9 @@ def markdown(result: dict[str, Any]) -> str:
         + ", ".join(meta["clients"].values()),
         f"- load: {settings['installers']} installers (pip download, pip install --target, uv pip "
         f"install; {settings['subset']} pinned requirements each, rotating), {settings['uploaders']} "
-        f"uploaders (twine)"
+        f"uploaders (twine"
+        + (f", keeping {settings['keep_versions']} versions each" if settings.get("keep_versions") else "")
+        + ")"
         + (f", {settings['raw_uploaders']} HTTP uploaders" if settings.get("raw_uploaders") else "")
         + (f", `idx-server check` every {settings['check_every']:g} s" if settings.get("check_every") else "")
         + f"; runs started for {settings['duration']:g} s; upstream latency {settings['latency']}; "

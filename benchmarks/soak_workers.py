@@ -85,6 +85,9 @@ class Soak:
     client_timeout: float
     deadline: float  # time.monotonic() after which no run starts
     recorder: Recorder
+    #: Versions each uploader keeps (the oldest is deleted past it); 0: all. With a bound,
+    #: the data stops growing once reached, and so do the pages the server renders.
+    keep_versions: int = 0
 
     @property
     def simple_url(self) -> str:
@@ -224,6 +227,9 @@ def uploader(soak: Soak, number: int) -> None:
                 push(soak, worker, project, uploaded[-1][0], auth)
             if n % 5 == 2 and len(uploaded) > 1:
                 yank_and_unyank(soak, worker, project, uploaded[-2][0], auth)
+            if soak.keep_versions and len(uploaded) > soak.keep_versions:
+                oldest, _wheel = uploaded.pop(0)
+                delete_version(soak, worker, project, oldest, auth)
 
 
 def raw_uploader(soak: Soak, number: int) -> None:
@@ -298,6 +304,20 @@ def yank_and_unyank(soak: Soak, worker: str, project: str, version: str, auth: d
         return None
 
     record_check(soak, worker, "yank and unyank", *_timed(soak, action))
+
+
+def delete_version(soak: Soak, worker: str, project: str, version: str, auth: dict[str, str]) -> None:
+    """Remove a release from the upload index, and from the push target if it was pushed."""
+
+    def action() -> str | None:
+        for index, absent_ok in ((soak.index, False), (soak.push_target, True)):
+            url = f"{soak.base_url}/{index}/{project}/{version}"
+            reply = probe.request("DELETE", url, headers={"Accept": "application/json", **auth}, timeout=60)
+            if reply.status != 200 and not (absent_ok and reply.status == 404):
+                return f"DELETE {url}: {reply.status}\n{reply.body[:2000]!r}"
+        return None
+
+    record_check(soak, worker, "delete oldest version", *_timed(soak, action))
 
 
 def checker(soak: Soak, cmd: list[str], env: dict[str, str], every: float) -> None:

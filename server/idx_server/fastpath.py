@@ -196,6 +196,13 @@ class FastPath:
             sha256 = self.files.core_metadata_sha256(location)  # fetched or extracted
         except IdxError as exc:
             return _error(environ, exc)
+        pending = self.files.pending_metadata(sha256)
+        if pending is not None:  # fetched, not on disk yet: from memory (not for nginx)
+            headers = list(file_headers(sha256, filename).items())
+            if _matches(environ.get("HTTP_IF_NONE_MATCH", ""), f'"{sha256}"'):
+                return "304 Not Modified", headers, []
+            headers += [("Content-Type", METADATA_TYPE), ("Content-Length", str(len(pending)))]
+            return "200 OK", headers, [pending]
         return self._blob(environ, sha256, None, filename, METADATA_TYPE)
 
     def _blob(

@@ -146,12 +146,17 @@ class MirrorService:
         self._background: set[threading.Thread] = set()
         self._background_lock = threading.Lock()
         self._names_lock = threading.Lock()
+        #: Fetched core metadata not stored yet: file id -> sha256, sha256 -> bytes.
+        self._metadata_files: dict[int, str] = {}
+        self._metadata_blobs: dict[str, bytes] = {}
+        self._metadata_lock = threading.Lock()
 
     def close(self, timeout: float = 30.0) -> None:
         """Let running downloads and list fetches finish (they write to the store), then
         drop the upstream connections."""
         deadline = time.monotonic() + timeout
         self.downloads.wait_idle(timeout)
+        self.downloads.wait_stored(max(0.0, deadline - time.monotonic()))
         with self._background_lock:
             threads = list(self._background)
         for thread in threads:
@@ -400,7 +405,12 @@ class MirrorService:
         return self.blobs.put_bytes(metadata.data) if metadata.data else ""
 
     def core_metadata(self, index: Index, file: DistFile) -> str | None:
-        """sha256 of the blob with the file's PEP 658 metadata (fetched or extracted)."""
+        """sha256 of the file's PEP 658 metadata (fetched or extracted): a stored blob, or
+        one still held by :meth:`pending_metadata` until it is."""
+        with self._metadata_lock:
+            pending = self._metadata_files.get(file.id)
+        if pending is not None:
+            return pending
         advertised = file.upstream_core_metadata
         if advertised is not None and not self.is_offline(index):
             sha = self._fetch_metadata(index, file, advertised)
@@ -434,10 +444,35 @@ class MirrorService:
                 file.filename,
             )
             return None
-        sha = self.blobs.put_bytes(data)
-        with self.store.write(durable=False):
-            self.store.set_core_metadata(file.id, sha)
+        sha = hashlib.sha256(data).hexdigest()
+        # Answered from memory, stored after (blob, then the row that points at it): a
+        # cold resolution asks for dozens of these at once, and each store waits for the
+        # disk twice (the blob, its directory).
+        with self._metadata_lock:
+            self._metadata_files[file.id] = sha
+            self._metadata_blobs[sha] = data
+        self.downloads.store_later(lambda: self._store_metadata(index, file, sha, data))
         return sha
+
+    def pending_metadata(self, sha256: str) -> bytes | None:
+        """Metadata fetched and being stored: its bytes, until the blob and row are written."""
+        with self._metadata_lock:
+            return self._metadata_blobs.get(sha256)
+
+    def _store_metadata(self, index: Index, file: DistFile, sha256: str, data: bytes) -> None:
+        try:
+            self.blobs.put_bytes(data)
+            with self.store.write(durable=False):
+                self.store.set_core_metadata(file.id, sha256)
+        except IdxError as exc:  # not cached now; the next request fetches it again
+            log.warning(
+                "mirror %s: metadata of %s not stored: %s", index.full_name, file.filename, exc.message
+            )
+        finally:
+            with self._metadata_lock:
+                self._metadata_files.pop(file.id, None)
+                if sha256 not in self._metadata_files.values():
+                    self._metadata_blobs.pop(sha256, None)
 
     # -- eviction --------------------------------------------------------------------------
     def _evict(self, index: Index) -> None:

@@ -48,8 +48,11 @@ class MirrorFiles(Protocol):
         when complete and verified."""
 
     def core_metadata(self, index: Index, file: DistFile) -> str | None:
-        """sha256 of the blob holding the file's PEP 658 metadata, fetching or extracting
-        it as needed; None if there is none."""
+        """sha256 of the file's PEP 658 metadata, fetching or extracting it as needed
+        (a stored blob, or bytes held by ``pending_metadata``); None if there is none."""
+
+    def pending_metadata(self, sha256: str) -> bytes | None:
+        """The bytes of fetched metadata whose blob is not stored yet, else None."""
 
 
 class FileService:
@@ -103,7 +106,13 @@ class FileService:
     def stream_from_upstream(self, location: FileLocation) -> FileStream:
         return self.mirror.stream_file(location.origin, location.file)
 
+    def pending_metadata(self, sha256: str) -> bytes | None:
+        """Metadata just fetched from upstream and not on disk yet (see ``core_metadata_sha256``)."""
+        return self.mirror.pending_metadata(sha256)
+
     def core_metadata_sha256(self, location: FileLocation) -> str:
+        """sha256 of the file's PEP 658 metadata: a blob, or (just fetched from a mirror's
+        upstream) bytes still being stored, which ``pending_metadata`` has."""
         file = location.file
         if file.core_metadata_sha256 and self.blobs.exists(file.core_metadata_sha256):
             return file.core_metadata_sha256

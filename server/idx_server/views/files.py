@@ -101,6 +101,16 @@ def get_core_metadata(request: Request) -> Response:
     location = _locate(request, filename)
     service = request.find_service(FileService)
     sha256 = service.core_metadata_sha256(location)
+    pending = service.pending_metadata(sha256)
+    if pending is not None:  # just fetched from upstream, not on disk yet: whole, from memory
+        headers = file_headers(sha256, filename + ".metadata")
+        if sha256 in (request.if_none_match or ()):
+            return Response(status=304, headers=headers)
+        response = Response(headers=headers)
+        response.content_type = "text/plain; charset=utf-8"
+        response.app_iter = [] if request.method == "HEAD" else [pending]
+        response.content_length = len(pending)
+        return response
     return blob_response(
         request, sha256, service.blob_size(sha256), filename + ".metadata", "text/plain; charset=utf-8"
     )

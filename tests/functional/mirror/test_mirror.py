@@ -355,3 +355,79 @@ class TestUncachedErrors:
         response = mapp.app.head(url)
         assert response.status_int == 200
         assert "Content-Disposition" in response.headers
+
+
+class TestMetadataStoredAfterTheAnswer:
+    """Metadata fetched from upstream is answered from memory and stored afterwards (the
+    blob, then the row pointing at it) on the store threads: a cold resolution asks for
+    dozens at once and no longer waits for the disk."""
+
+    @staticmethod
+    def _mirror(idx_core):
+        from idx_server.mirror.service import MirrorService
+
+        return idx_core.service(MirrorService)
+
+    def test_answered_before_it_is_stored(self, mapp, upstream, idx_core, monkeypatch):
+        import threading
+
+        import webtest
+
+        upstream.add("early")
+        url, entry = file_url(mapp, "root/pypi", "early", "early-1.0-py3-none-any.whl")
+        expected = upstream.file("early-1.0-py3-none-any.whl").dist.metadata
+        sha256 = entry["core-metadata"]["sha256"]
+        mirror = self._mirror(idx_core)
+        release = threading.Event()
+        put_bytes = mirror.blobs.put_bytes
+
+        def held(data):
+            assert release.wait(10)
+            return put_bytes(data)
+
+        monkeypatch.setattr(mirror.blobs, "put_bytes", held)
+        raw = webtest.TestApp(mapp.app.app)  # not waiting for the stores
+        try:
+            first = raw.get(url + ".metadata")
+            assert first.body == expected
+            assert first.content_type == "text/plain"
+            assert not mirror.blobs.exists(sha256)
+            # While it is being stored: the fast path and the view answer from memory.
+            assert raw.get(url + ".metadata").body == expected
+            assert raw.get(url + ".metadata", headers={"If-None-Match": f'"{sha256}"'}, status=304)
+            head = raw.head(url + ".metadata")  # HEAD goes to the view
+            assert head.headers["Content-Length"] == str(len(expected))
+            assert upstream.count("/files/early-1.0-py3-none-any.whl.metadata") == 1
+        finally:
+            release.set()
+        assert mirror.downloads.wait_stored(10)
+        assert mirror.blobs.exists(sha256)
+        assert mirror.pending_metadata(sha256) is None
+        located = idx_core.store.find_file(
+            [1], url.split("/")[4] + url.split("/")[5], "early-1.0-py3-none-any.whl"
+        )
+        assert located.core_metadata_sha256 == sha256
+        assert mapp.app.get(url + ".metadata").body == expected
+        assert upstream.count("/files/early-1.0-py3-none-any.whl.metadata") == 1
+
+    def test_a_failed_store_is_logged_and_fetched_again(self, mapp, upstream, idx_core, monkeypatch, caplog):
+        from idx_server.model.errors import InsufficientStorage
+
+        upstream.add("unstored")
+        url, entry = file_url(mapp, "root/pypi", "unstored", "unstored-1.0-py3-none-any.whl")
+        expected = upstream.file("unstored-1.0-py3-none-any.whl").dist.metadata
+        mirror = self._mirror(idx_core)
+
+        def full(data):
+            raise InsufficientStorage("the server's disk is full; ask its administrator to free space")
+
+        monkeypatch.setattr(mirror.blobs, "put_bytes", full)
+        assert mapp.app.get(url + ".metadata").body == expected  # served all the same
+        assert (
+            "metadata of unstored-1.0-py3-none-any.whl not stored: the server's disk is full" in caplog.text
+        )
+        assert mirror.pending_metadata(entry["core-metadata"]["sha256"]) is None
+        monkeypatch.undo()
+        assert mapp.app.get(url + ".metadata").body == expected
+        assert upstream.count("/files/unstored-1.0-py3-none-any.whl.metadata") == 2
+        assert mirror.blobs.exists(entry["core-metadata"]["sha256"])

@@ -104,6 +104,9 @@ def test_concurrent_first_requests_share_one_download(tmp_path: Path) -> None:
         return download
 
     barrier = threading.Barrier(8)
+    # The download runs once every request has asked: one that asks after it finished
+    # rightly starts another (on a busy machine a thread can be that late).
+    asked = threading.Barrier(8)
     got: list[SharedDownload] = []
     leaders: list[bool] = []
 
@@ -112,6 +115,7 @@ def test_concurrent_first_requests_share_one_download(tmp_path: Path) -> None:
         download, leader = coordinator.get_or_start((1, "demo-1.0.tar.gz"), create)
         got.append(download)
         leaders.append(leader)
+        asked.wait()
         if leader:
             download.run()
 
