@@ -111,7 +111,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         or min(args.installers, args.uploaders, args.raw_uploaders, args.keep_versions) < 0
         or args.subset < 1
     ):
-        parser.error("--duration and --subset must be positive, worker counts not negative")
+        parser.error(
+            "--duration and --subset must be positive, worker counts and --keep-versions not negative"
+        )
     return args
 
 

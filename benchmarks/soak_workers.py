@@ -132,14 +132,16 @@ def _text(data: bytes | str | None) -> str:
     return data if isinstance(data, str) else data.decode(errors="replace")
 
 
-def record_check(soak: Soak, worker: str, kind: str, at: float, seconds: float, problem: str | None) -> None:
-    """A check made over HTTP (push, yank, listing): ``problem`` is None when it held."""
+def record_check(soak: Soak, worker: str, kind: str, at: float, seconds: float, problem: str | None) -> bool:
+    """A check made over HTTP (push, yank, listing): ``problem`` is None when it held.
+    Returns whether it held."""
     rec = soak.recorder
     if problem is None:
         rec.add(ClientRun(worker, kind, at, seconds, True))
-        return
+        return True
     log = rec.save_failure(worker, kind, problem)
     rec.add(ClientRun(worker, kind, at, seconds, False, problem.splitlines()[0][:300], log))
+    return False
 
 
 # -- installers --------------------------------------------------------------------------------
@@ -208,6 +210,7 @@ def uploader(soak: Soak, number: int) -> None:
     env = clients.twine_env()
     auth = probe.basic_auth(soak.user, soak.password)
     uploaded: list[tuple[str, Path]] = []
+    pushed: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="soak-up-", dir=clients.SCRATCH) as tmp:
         n = 0
         while soak.running():
@@ -223,13 +226,14 @@ def uploader(soak: Soak, number: int) -> None:
                 run_client(
                     soak, worker, "twine re-upload (identical)", twine_command(soak, uploaded[-2][1]), env
                 )
-            if n % 5 == 0:
-                push(soak, worker, project, uploaded[-1][0], auth)
+            if n % 5 == 0 and push(soak, worker, project, uploaded[-1][0], auth):
+                pushed.add(uploaded[-1][0])
             if n % 5 == 2 and len(uploaded) > 1:
                 yank_and_unyank(soak, worker, project, uploaded[-2][0], auth)
             if soak.keep_versions and len(uploaded) > soak.keep_versions:
                 oldest, _wheel = uploaded.pop(0)
-                delete_version(soak, worker, project, oldest, auth)
+                delete_version(soak, worker, project, oldest, auth, oldest in pushed)
+                pushed.discard(oldest)
 
 
 def raw_uploader(soak: Soak, number: int) -> None:
@@ -283,7 +287,8 @@ def check_listed(soak: Soak, worker: str, project: str, filename: str) -> None:
     record_check(soak, worker, "listed after upload", *_timed(soak, action))
 
 
-def push(soak: Soak, worker: str, project: str, version: str, auth: dict[str, str]) -> None:
+def push(soak: Soak, worker: str, project: str, version: str, auth: dict[str, str]) -> bool:
+    """Push a release to the push target; True when it was answered 200."""
     url = f"{soak.base_url}/{soak.index}/"
     body = {"name": project, "version": version, "targetindex": soak.push_target}
 
@@ -291,7 +296,7 @@ def push(soak: Soak, worker: str, project: str, version: str, auth: dict[str, st
         reply = probe.send_json("POST", url, body, auth, timeout=60)
         return None if reply.status == 200 else f"push {body}: {reply.status}\n{reply.body[:2000]!r}"
 
-    record_check(soak, worker, "push", *_timed(soak, action))
+    return record_check(soak, worker, "push", *_timed(soak, action))
 
 
 def yank_and_unyank(soak: Soak, worker: str, project: str, version: str, auth: dict[str, str]) -> None:
@@ -306,15 +311,18 @@ def yank_and_unyank(soak: Soak, worker: str, project: str, version: str, auth: d
     record_check(soak, worker, "yank and unyank", *_timed(soak, action))
 
 
-def delete_version(soak: Soak, worker: str, project: str, version: str, auth: dict[str, str]) -> None:
-    """Remove a release from the upload index, and from the push target if it was pushed."""
+def delete_version(
+    soak: Soak, worker: str, project: str, version: str, auth: dict[str, str], pushed: bool
+) -> None:
+    """Remove a release from the upload index, and from the push target: there it must
+    be found if it was pushed (a push answered 200), and not found otherwise."""
 
     def action() -> str | None:
-        for index, absent_ok in ((soak.index, False), (soak.push_target, True)):
+        for index, expected in ((soak.index, 200), (soak.push_target, 200 if pushed else 404)):
             url = f"{soak.base_url}/{index}/{project}/{version}"
             reply = probe.request("DELETE", url, headers={"Accept": "application/json", **auth}, timeout=60)
-            if reply.status != 200 and not (absent_ok and reply.status == 404):
-                return f"DELETE {url}: {reply.status}\n{reply.body[:2000]!r}"
+            if reply.status != expected:
+                return f"DELETE {url}: {reply.status}, expected {expected}\n{reply.body[:2000]!r}"
         return None
 
     record_check(soak, worker, "delete oldest version", *_timed(soak, action))

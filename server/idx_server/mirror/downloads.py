@@ -306,7 +306,7 @@ class DownloadCoordinator:
             try:
                 store()
             except Exception:  # a store reports its own errors; the thread must go on
-                log.exception("storing a mirror download failed")
+                log.exception("a mirror store (a download or metadata) failed")
             finally:
                 with self._idle:
                     self._storing -= 1

@@ -451,7 +451,10 @@ class MirrorService:
         with self._metadata_lock:
             self._metadata_files[file.id] = sha
             self._metadata_blobs[sha] = data
-        self.downloads.store_later(lambda: self._store_metadata(index, file, sha, data))
+        try:
+            self.downloads.store_later(lambda: self._store_metadata(index, file, sha, data))
+        except RuntimeError:  # no store thread could be started: store it now
+            self._store_metadata(index, file, sha, data)
         return sha
 
     def pending_metadata(self, sha256: str) -> bytes | None:

@@ -9,7 +9,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from idx_server.filebody import file_body
-from idx_server.model.errors import NotFound
+from idx_server.model.errors import NotFound, StorageUnavailable
 from idx_server.model.principals import DELETE, INDEX_MODIFY, READ, TOXRESULT_UPLOAD
 from idx_server.render.headers import file_headers, streamed_file_headers
 from idx_server.resources import IndexResource
@@ -111,6 +111,8 @@ def get_core_metadata(request: Request) -> Response:
         response.app_iter = [] if request.method == "HEAD" else [pending]
         response.content_length = len(pending)
         return response
+    if not service.blob_exists(sha256):  # it was pending a moment ago, and its store failed
+        raise StorageUnavailable(f"the metadata of {filename} could not be stored; try again")
     return blob_response(
         request, sha256, service.blob_size(sha256), filename + ".metadata", "text/plain; charset=utf-8"
     )

@@ -431,3 +431,17 @@ class TestMetadataStoredAfterTheAnswer:
         assert mapp.app.get(url + ".metadata").body == expected
         assert upstream.count("/files/unstored-1.0-py3-none-any.whl.metadata") == 2
         assert mirror.blobs.exists(entry["core-metadata"]["sha256"])
+
+    def test_a_store_failing_between_the_lookups_is_503(self, mapp, upstream, idx_core, monkeypatch):
+        """The view found the metadata pending, and by the time it looked for the bytes the
+        store had failed (disk full): neither in memory nor on disk. Try-again, not a 500."""
+        from idx_server.services.files import FileService
+
+        upstream.add("raced")
+        url, entry = file_url(mapp, "root/pypi", "raced", "raced-1.0-py3-none-any.whl")
+        sha256 = entry["core-metadata"]["sha256"]
+        monkeypatch.setattr(FileService, "core_metadata_sha256", lambda self, location: sha256)
+        response = mapp.app.head(url + ".metadata", status=503)  # HEAD: the view
+        assert response.headers["Content-Type"].startswith("application/json")
+        got = mapp.app.get(url + ".metadata", headers={"Authorization": "x"}, status=503).json
+        assert got["message"] == "the metadata of raced-1.0-py3-none-any.whl could not be stored; try again"
