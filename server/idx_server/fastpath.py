@@ -196,22 +196,27 @@ class FastPath:
             sha256 = self.files.core_metadata_sha256(location)  # fetched or extracted
         except IdxError as exc:
             return _error(environ, exc)
-        pending = self.files.pending_metadata(sha256)
-        if pending is not None:  # fetched, not on disk yet: from memory (not for nginx)
-            headers = list(file_headers(sha256, filename).items())
-            if _matches(environ.get("HTTP_IF_NONE_MATCH", ""), f'"{sha256}"'):
-                return "304 Not Modified", headers, []
-            headers += [("Content-Type", METADATA_TYPE), ("Content-Length", str(len(pending)))]
-            return "200 OK", headers, [pending]
-        return self._blob(environ, sha256, None, filename, METADATA_TYPE)
+        pending = self.files.pending_metadata(sha256)  # fetched, not on disk yet
+        return self._blob(environ, sha256, None, filename, METADATA_TYPE, pending)
 
     def _blob(
-        self, environ: dict[str, Any], sha256: str, size: int | None, filename: str, content_type: str
+        self,
+        environ: dict[str, Any],
+        sha256: str,
+        size: int | None,
+        filename: str,
+        content_type: str,
+        data: bytes | None = None,
     ) -> Answer | None:
+        """A blob's answer; with ``data``, its bytes are not on disk yet and are answered
+        from memory (never by nginx)."""
         headers = list(file_headers(sha256, filename).items())
         if _matches(environ.get("HTTP_IF_NONE_MATCH", ""), f'"{sha256}"'):
             return "304 Not Modified", headers, []
         headers.append(("Content-Type", content_type))
+        if data is not None:
+            headers.append(("Content-Length", str(len(data))))
+            return "200 OK", headers, [data]
         accel = self.settings.x_accel_redirect
         # No body (nginx sends it, or HEAD): the blob must exist. A body: opening it is the
         # check. Either way a missing blob goes to the view, which says what is missing.

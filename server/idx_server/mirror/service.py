@@ -436,15 +436,15 @@ class MirrorService:
         if response.status != 200:
             return None
         data = response.data
+        sha = hashlib.sha256(data).hexdigest()
         expected = advertised.get("sha256")
-        if expected and hashlib.sha256(data).hexdigest() != expected:
+        if expected and sha != expected:
             log.error(
                 "mirror %s: metadata of %s does not match its advertised sha256",
                 index.full_name,
                 file.filename,
             )
             return None
-        sha = hashlib.sha256(data).hexdigest()
         # Answered from memory, stored after (blob, then the row that points at it): a
         # cold resolution asks for dozens of these at once, and each store waits for the
         # disk twice (the blob, its directory).

@@ -46,18 +46,21 @@ def _range_iter(service: FileService, sha256: str, start: int, length: int) -> I
             yield chunk
 
 
-def blob_response(request: Request, sha256: str, size: int, filename: str, content_type: str) -> Response:
-    """Serve a stored blob: whole (via wsgi.file_wrapper) or a byte range; or let nginx send it."""
+def blob_response(
+    request: Request, sha256: str, size: int, filename: str, content_type: str, data: bytes | None = None
+) -> Response:
+    """Serve a stored blob: whole (via wsgi.file_wrapper) or a byte range; or let nginx send
+    it. With ``data``, the blob's bytes are not on disk yet and are served from memory."""
     service: FileService = request.find_service(FileService)
     headers = file_headers(sha256, filename)
     if sha256 in (request.if_none_match or ()):
         return Response(status=304, headers=headers)
-    if not service.blob_exists(sha256):
+    if data is None and not service.blob_exists(sha256):
         raise NotFound(f"{filename} is registered but its content is missing; run 'idx-server check'")
     settings: Settings = request.registry["idx.settings"]
     response = Response(headers=headers)
     response.content_type = content_type
-    if settings.x_accel_redirect:
+    if settings.x_accel_redirect and data is None:
         response.headers["X-Accel-Redirect"] = settings.x_accel_redirect + blob_relpath(sha256)
         return response
     byte_range = request.range.range_for_length(size) if request.range else None
@@ -72,6 +75,8 @@ def blob_response(request: Request, sha256: str, size: int, filename: str, conte
     wrapper = request.environ.get("wsgi.file_wrapper")
     if request.method == "HEAD":
         response.app_iter = []
+    elif data is not None:
+        response.app_iter = [data[start:end]]
     elif byte_range is None and wrapper is not None:
         response.app_iter = file_body(request.environ, service.open_blob(sha256), BLOCK_SIZE)
     else:
@@ -101,20 +106,12 @@ def get_core_metadata(request: Request) -> Response:
     location = _locate(request, filename)
     service = request.find_service(FileService)
     sha256 = service.core_metadata_sha256(location)
-    pending = service.pending_metadata(sha256)
-    if pending is not None:  # just fetched from upstream, not on disk yet: whole, from memory
-        headers = file_headers(sha256, filename + ".metadata")
-        if sha256 in (request.if_none_match or ()):
-            return Response(status=304, headers=headers)
-        response = Response(headers=headers)
-        response.content_type = "text/plain; charset=utf-8"
-        response.app_iter = [] if request.method == "HEAD" else [pending]
-        response.content_length = len(pending)
-        return response
-    if not service.blob_exists(sha256):  # it was pending a moment ago, and its store failed
+    pending = service.pending_metadata(sha256)  # just fetched from upstream, not on disk yet
+    if pending is None and not service.blob_exists(sha256):  # pending a moment ago; its store failed
         raise StorageUnavailable(f"the metadata of {filename} could not be stored; try again")
+    size = len(pending) if pending is not None else service.blob_size(sha256)
     return blob_response(
-        request, sha256, service.blob_size(sha256), filename + ".metadata", "text/plain; charset=utf-8"
+        request, sha256, size, filename + ".metadata", "text/plain; charset=utf-8", data=pending
     )
 
 
