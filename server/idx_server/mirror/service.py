@@ -413,7 +413,7 @@ class MirrorService:
             return pending
         advertised = file.upstream_core_metadata
         if advertised is not None and not self.is_offline(index):
-            sha = self._fetch_metadata(index, file, advertised)
+            sha = self._fetch_metadata_once(index, file, advertised)
             if sha:
                 return sha
         if file.cached and file.sha256 and file.filename.endswith(".whl"):
@@ -425,6 +425,26 @@ class MirrorService:
                         self.store.touch_project(index.id, file.project, "", tx.serial)
                 return sha
         return None
+
+    def _fetch_metadata_once(self, index: Index, file: DistFile, advertised: dict[str, str]) -> str | None:
+        """One upstream request for a file's metadata however many ask at once (a CI
+        matrix resolving the same requirements): the first fetches, the others wait for
+        it and get what it got."""
+        key = ("metadata", file.id)
+        waiting = self._flights.begin(key)
+        if waiting is None:
+            try:
+                return self._fetch_metadata(index, file, advertised)
+            finally:
+                self._flights.end(key)
+        waiting.wait(self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5)
+        with self._metadata_lock:
+            pending = self._metadata_files.get(file.id)
+        if pending is not None:
+            return pending
+        # Stored meanwhile, or the fetch failed (then so would this one: not asked again).
+        stored = self.store.get_file(file.index_id, file.filename)
+        return stored.core_metadata_sha256 if stored is not None and stored.id == file.id else None
 
     def _fetch_metadata(self, index: Index, file: DistFile, advertised: dict[str, str]) -> str | None:
         url = file.url + ".metadata"

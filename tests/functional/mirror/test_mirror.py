@@ -445,3 +445,68 @@ class TestMetadataStoredAfterTheAnswer:
         assert response.headers["Content-Type"].startswith("application/json")
         got = mapp.app.get(url + ".metadata", headers={"Authorization": "x"}, status=503).json
         assert got["message"] == "the metadata of raced-1.0-py3-none-any.whl could not be stored; try again"
+
+
+class TestMetadataFetchedOnce:
+    """Concurrent first requests for one file's metadata (a CI matrix resolving the same
+    requirements at once) make one upstream request; the others wait for its answer."""
+
+    @staticmethod
+    def _together(app, url, count, status=200):
+        import threading
+
+        import webtest
+
+        start = threading.Barrier(count)
+        answers: list = [None] * count
+
+        def ask(slot):
+            start.wait(10)
+            answers[slot] = webtest.TestApp(app).get(url, status=status)
+
+        threads = [threading.Thread(target=ask, args=(slot,)) for slot in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        return answers
+
+    def test_one_upstream_request_for_many_askers(self, mapp, upstream):
+        upstream.add("crowd")
+        url, _ = file_url(mapp, "root/pypi", "crowd", "crowd-1.0-py3-none-any.whl")
+        path = "/files/crowd-1.0-py3-none-any.whl.metadata"
+        expected = upstream.file("crowd-1.0-py3-none-any.whl").dist.metadata
+        upstream.path_delays[path] = 0.5  # everyone asks while the first fetch runs
+        answers = self._together(mapp.app.app, url + ".metadata", 6)
+        assert [answer.body for answer in answers] == [expected] * 6
+        assert upstream.count(path) == 1
+
+    def test_waiters_find_it_stored_when_the_store_was_quick(self, mapp, upstream, idx_core, monkeypatch):
+        from idx_server.mirror.service import MirrorService
+
+        mirror = idx_core.service(MirrorService)
+
+        def no_store_thread(store):
+            raise RuntimeError("can't start new thread")
+
+        # Stored before the first fetch ends: nothing is pending when the others look.
+        monkeypatch.setattr(mirror.downloads, "store_later", no_store_thread)
+        upstream.add("quick")
+        url, _ = file_url(mapp, "root/pypi", "quick", "quick-1.0-py3-none-any.whl")
+        path = "/files/quick-1.0-py3-none-any.whl.metadata"
+        upstream.path_delays[path] = 0.5
+        answers = self._together(mapp.app.app, url + ".metadata", 4)
+        expected = upstream.file("quick-1.0-py3-none-any.whl").dist.metadata
+        assert [answer.body for answer in answers] == [expected] * 4
+        assert upstream.count(path) == 1
+
+    def test_a_failed_fetch_is_not_repeated_by_the_waiters(self, mapp, upstream):
+        upstream.add("gone")
+        url, _ = file_url(mapp, "root/pypi", "gone", "gone-1.0-py3-none-any.whl")
+        path = "/files/gone-1.0-py3-none-any.whl.metadata"
+        upstream.path_delays[path] = 0.5
+        upstream.fail_status = 404
+        answers = self._together(mapp.app.app, url + ".metadata", 4, status="*")
+        assert {answer.status_int for answer in answers} == {answers[0].status_int}
+        assert answers[0].status_int == 404, answers[0].text
+        assert upstream.count(path) == 1
