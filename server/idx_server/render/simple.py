@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html import escape
+from typing import NamedTuple
 
 from packaging.utils import canonicalize_name
 
@@ -16,9 +17,10 @@ HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 TEXT_HTML = "text/html"
 
 
-@dataclass(frozen=True)
-class PageFile:
-    """One file as the simple API shows it."""
+class PageFile(NamedTuple):
+    """One file as the simple API shows it (a named tuple: a page of a project with
+    9,000 files makes 9,000 of these, and a frozen dataclass costs three times as much
+    to create)."""
 
     filename: str
     #: Path relative to the index root, e.g. ``+f/abc/def.../name.whl``.

@@ -206,3 +206,54 @@ def test_connections_of_ended_threads_are_closed(store):
     for conn in closed:
         with pytest.raises(sqlite3.ProgrammingError):
             conn.execute("SELECT 1")
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {},  # the common row: no extra hashes, no log, no upstream metadata
+        {
+            "hashes": {"md5": "0" * 32},
+            "log": ({"what": "upload", "who": "alice"},),
+            "upstream_core_metadata": {"sha256": "c" * 64},
+            "yanked": True,
+            "yanked_reason": "broken",
+            "cached": False,
+            "attestations": "[]",
+        },
+    ],
+)
+def test_files_read_back_equal_the_files_stored(store, facts):
+    """Rows become DistFiles without the dataclass's __init__ (fast): every field must
+    still be there, equal to what was stored, and the object a DistFile as any other."""
+    import dataclasses
+
+    from idx_server.model.distfiles import DistFile
+
+    with store.write():
+        store.add_user(user("alice"))
+        index = store.add_index("alice", "dev", new_config(STAGE, "alice", {}), "now")
+        stored = store.put_file(
+            DistFile(
+                index_id=index.id,
+                project="pkg",
+                version="1.0",
+                filename="pkg-1.0-py3-none-any.whl",
+                path_key="a" * 64,
+                sha256="a" * 64,
+                size=10,
+                upload_time="2026-01-01T00:00:00Z",
+                uploader="alice",
+                requires_python=">=3.9",
+                core_metadata_sha256="b" * 64,
+                url="https://example.com/pkg-1.0-py3-none-any.whl",
+                **facts,
+            )
+        )
+    [read] = store.project_files([index.id], "pkg")
+    assert type(read) is DistFile
+    assert set(vars(read)) == {f.name for f in dataclasses.fields(DistFile)}
+    assert read == stored
+    assert read == dataclasses.replace(read)  # the same through the dataclass's __init__
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read.size = 11  # type: ignore[misc]
