@@ -105,6 +105,7 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
     except IdxError as exc:
         print(f"idx-server: {exc.message}", file=sys.stderr)
         return 1
+    core.store.open_connections(settings.threads)
     app = make_app(core)
     server = waitress.server.create_server(
         app,

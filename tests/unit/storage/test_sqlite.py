@@ -208,6 +208,41 @@ def test_connections_of_ended_threads_are_closed(store):
             conn.execute("SELECT 1")
 
 
+def test_threads_take_the_connections_opened_ahead(store, monkeypatch):
+    store.open_connections(3)
+    opened = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: opened.append(1) or connect(*a, **k))
+    counts = {name: value for name, _, value in store.memory_metrics()}
+    assert counts["idx_sqlite_connections"] == 4  # the opening thread's and three spare
+    used = []
+
+    def use() -> None:
+        assert store.get_user("nobody") is None
+        used.append(store._conn())
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+        thread.join()  # one after the other
+    assert len(opened) == 1  # only the fourth thread opened one
+    assert len({id(conn) for conn in used}) == 4
+    store.close()
+    for conn in used:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+
+
+def test_spare_connections_are_closed_with_the_store(tmp_path):
+    store = SQLiteStore(tmp_path / "idx.sqlite")
+    store.open_connections(2)
+    spare = list(store._spare)
+    store.close()
+    for conn in spare:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+
+
 @pytest.mark.parametrize(
     "facts",
     [
