@@ -32,9 +32,9 @@ from idx_server.storage import MetaStore
 log = logging.getLogger("idx.simple")
 
 #: Pages larger than this are also kept gzip-compressed, for clients that accept it.
-#: Pages bigger than this are compressed at level 1 (else 6).
-GZIP_FAST_ABOVE = 1024 * 1024
 GZIP_THRESHOLD = 16 * 1024
+#: Pages larger than this are compressed at level 1, the others at 6.
+GZIP_FAST_ABOVE = 1024 * 1024
 CACHE_MAX_BYTES = 64 * 1024 * 1024
 
 
