@@ -123,6 +123,14 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "upstream_retries", cv.INT, 2, "Extra attempts for failed idempotent upstream GETs, with backoff."
     ),
+    Setting(
+        "upstream_stale_timeout",
+        cv.DURATION,
+        3,
+        "Seconds a cached mirror page due for revalidation waits for upstream before it is "
+        "served as it is (the revalidation goes on in the background); 0 waits as long as "
+        "the other timeouts allow.",
+    ),
     Setting("storage", cv.STR, "sqlite", "Storage backend (plugins can add more)."),
     Setting(
         "log_level",
@@ -162,6 +170,7 @@ class Settings:
     upstream_connect_timeout: int = 10
     upstream_read_timeout: int = 30
     upstream_retries: int = 2
+    upstream_stale_timeout: int = 3
     storage: str = "sqlite"
     log_level: str = "info"
     x_accel_redirect: str = ""

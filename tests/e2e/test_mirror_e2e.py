@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urljoin
@@ -144,6 +145,28 @@ def test_outage_and_restart_during_outage(tmp_path, server, upstream, venv_facto
         assert result.returncode == 0, result.stderr
     finally:
         restarted.stop()
+
+
+def test_a_hanging_upstream_does_not_hang_installs(server, upstream, venv_factory, client_env):
+    """Upstream takes connections and never answers (a firewall dropping replies, an
+    overloaded PyPI): the cached pages, due for revalidation, wait upstream_stale_timeout
+    (3 s) for it, the first one only, and pip installs within its own 15 s timeout."""
+    index = f"{server.url}/root/pypi/+simple/"
+    result = pip_install(venv_factory(), index, client_env, "app-two")
+    assert result.returncode == 0, result.stderr
+    api(server, "PATCH", "/root/pypi", ["mirror_cache_expiry=0"])
+    upstream.delay = 120
+    venv = venv_factory()
+    start = time.monotonic()
+    result = pip_install(venv, index, client_env, "app-two")
+    took = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    assert installed(venv)["app-two"] == "2.0"
+    assert took < 15, took
+    start = time.monotonic()
+    result = uv_install(venv_factory(), index, client_env, "app-two")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - start < 10
 
 
 def test_concurrent_first_downloads_share_one_upstream_request(server, upstream):

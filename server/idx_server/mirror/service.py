@@ -61,6 +61,16 @@ NAMES_TIMEOUT = 600.0
 DISK_RESERVE = 1024 * 1024
 #: After upstream failed, serve the cache without asking again for this long.
 FAILURE_BACKOFF = 30.0
+#: Revalidations in the background at once, per mirror (each may wait out the timeouts).
+REVALIDATIONS = 4
+
+
+class _OutOfPatience(Exception):
+    """Upstream did not answer within the patience given: the copy at hand is served."""
+
+    def __init__(self, error: IdxError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -72,26 +82,37 @@ class _Upstream:
     host: str
 
 
+class _Flight(threading.Event):
+    """Set when the work on a key is done; knows when it began."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.began = time.monotonic()
+        #: What the work came to, for those who waited (None: see for yourself).
+        self.outcome: str | None = None
+
+
 class _Flights:
     """Coalesces concurrent work on one key: the first caller works, the others wait."""
 
     def __init__(self) -> None:
-        self._events: dict[object, threading.Event] = {}
+        self._events: dict[object, _Flight] = {}
         self._lock = threading.Lock()
 
-    def begin(self, key: object) -> threading.Event | None:
-        """None if the caller leads (must call ``end``); else an event to wait on."""
+    def begin(self, key: object) -> _Flight | None:
+        """None if the caller leads (must call ``end``); else the flight to wait on."""
         with self._lock:
             event = self._events.get(key)
             if event is not None:
                 return event
-            self._events[key] = threading.Event()
+            self._events[key] = _Flight()
             return None
 
-    def end(self, key: object) -> None:
+    def end(self, key: object, outcome: str | None = None) -> None:
         with self._lock:
             event = self._events.pop(key, None)
         if event is not None:
+            event.outcome = outcome
             event.set()
 
 
@@ -143,6 +164,12 @@ class MirrorService:
         #: Recent upstream failures per (mirror, project): until when, and what happened.
         self._failures: dict[tuple[int, str], tuple[float, IdxError]] = {}
         self._names_cache: dict[int, StoredNames] = {}
+        #: Mirrors whose upstream recently did not answer within upstream_stale_timeout:
+        #: until when their stale pages are served without waiting for it.
+        self._slow: dict[int, float] = {}
+        #: Revalidations running in the background, per mirror.
+        self._revalidating: dict[int, int] = {}
+        self._closed = False
         self._background: set[threading.Thread] = set()
         self._background_lock = threading.Lock()
         self._names_lock = threading.Lock()
@@ -154,6 +181,7 @@ class MirrorService:
     def close(self, timeout: float = 30.0) -> None:
         """Let running downloads and list fetches finish (they write to the store), then
         drop the upstream connections."""
+        self._closed = True
         deadline = time.monotonic() + timeout
         self.downloads.wait_idle(timeout)
         self.downloads.wait_stored(max(0.0, deadline - time.monotonic()))
@@ -197,14 +225,84 @@ class MirrorService:
         failure = self._recent_failure(key)
         if not force and failure is not None:
             return self._stale_or_raise(page, failure)
+        return self._revalidate(index, project, page, self._patience(index, page, force))
+
+    def _revalidate(self, index: Index, project: str, page: MirrorPage | None, patience: float | None) -> str:
+        """Ask upstream (once, however many requests want the page now). With a copy at
+        hand (``patience`` not None), wait at most ``patience`` seconds for the answer;
+        after that the copy is served and the revalidation goes on in the background."""
+        key = (index.id, project)
+        if patience == 0:  # upstream is slow and a copy is at hand: answer with it now
+            self._revalidate_in_background(index, project, page)
+            return self._copy_state(page)
         waiting = self._flights.begin(key)
         if waiting is not None:
-            waiting.wait(self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5)
-            return self._state_after_wait(index, project)
+            if patience is None:
+                waiting.wait(self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5)
+            elif not waiting.wait(max(0.0, waiting.began + patience - time.monotonic())):
+                return self._copy_state(page)
+            return waiting.outcome or self._state_after_wait(index, project)
+        state: str | None = None
         try:
-            return self._fetch_project(index, project, page)
+            state = self._fetch_project(index, project, page, patience)
+            return state
+        except _OutOfPatience as exc:
+            log.warning(
+                "mirror %s: upstream did not answer for %s within %s s (%s); serving the cached "
+                "page, revalidating it in the background",
+                index.full_name,
+                project,
+                patience,
+                exc.error.message,
+            )
+            self._slow[index.id] = time.monotonic() + FAILURE_BACKOFF
+            state = self._copy_state(page)
         finally:
-            self._flights.end(key)
+            self._flights.end(key, state)
+        self._revalidate_in_background(index, project, page)
+        return state
+
+    def _patience(self, index: Index, page: MirrorPage | None, force: bool) -> float | None:
+        """How long a refresh waits for upstream before the cached copy is served: None
+        (as long as the timeouts allow) without a copy, on a forced refresh, or when
+        upstream_stale_timeout is 0; 0 while upstream is known to be slow."""
+        limit = self.settings.upstream_stale_timeout
+        if page is None or force or not limit:
+            return None
+        if self._slow.get(index.id, 0.0) > time.monotonic():
+            return 0.0
+        return float(limit)
+
+    @staticmethod
+    def _copy_state(page: MirrorPage | None) -> str:
+        return STALE if page is not None and page.status == 200 else MISSING
+
+    def _revalidate_in_background(self, index: Index, project: str, page: MirrorPage | None) -> None:
+        """Revalidate with the full timeouts and retries on a thread of its own (at most
+        REVALIDATIONS per mirror at once, one per project); its success ends the mirror's
+        slow spell."""
+        key = (index.id, project)
+        with self._background_lock:
+            if self._revalidating.get(index.id, 0) >= REVALIDATIONS:
+                return
+            if self._flights.begin(key) is not None:
+                return  # one is running
+            self._revalidating[index.id] = self._revalidating.get(index.id, 0) + 1
+
+        def revalidate() -> None:
+            try:
+                self._fetch_project(index, project, page)
+            except Exception:  # _fetch_project logs and records upstream errors itself
+                if not self._closed:  # (a stop does not wait for a hung upstream)
+                    log.exception("mirror %s: revalidating %s failed", index.full_name, project)
+            finally:
+                self._flights.end(key)
+                with self._background_lock:
+                    self._revalidating[index.id] -= 1
+
+        # Not joined on close: it may be waiting out the timeouts of a hung upstream, and
+        # what it would store is only a fresher copy of a page that is cached.
+        threading.Thread(target=revalidate, name=f"idx-revalidate-{project}", daemon=True).start()
 
     def _remember(self, page: MirrorPage) -> None:
         if len(self._fresh) > 200_000:
@@ -233,7 +331,11 @@ class MirrorService:
             return MISSING
         raise error
 
-    def _fetch_project(self, index: Index, project: str, page: MirrorPage | None) -> str:
+    def _fetch_project(
+        self, index: Index, project: str, page: MirrorPage | None, patience: float | None = None
+    ) -> str:
+        """Ask upstream for the page and store it. With ``patience`` (a copy is at hand), a
+        connection or answer that takes longer raises _OutOfPatience instead."""
         upstream = self._upstream(index)
         url = f"{upstream.url}{project}/"
         headers = {"Accept": ACCEPT_PAGES}
@@ -242,7 +344,13 @@ class MirrorService:
         elif page is not None and page.last_modified:
             headers["If-Modified-Since"] = page.last_modified
         try:
-            response = self.client.get(url, headers=headers, auth=upstream.auth)
+            try:
+                response = self.client.get(url, headers=headers, auth=upstream.auth, patience=patience)
+            except (UpstreamTimeout, UpstreamUnavailable) as exc:
+                if patience is not None:
+                    raise _OutOfPatience(exc) from exc
+                raise
+            self._slow.pop(index.id, None)
             if response.status == 304 and page is not None:
                 self._touch_page(page)
                 return FRESH if page.status == 200 else MISSING

@@ -95,13 +95,16 @@ class UpstreamClient:
                 )
             return manager
 
-    def _retry(self) -> Any:
+    def _retry(self, patient: bool = True) -> Any:
         import urllib3
 
+        # Impatient: a connection or read that timed out is not tried again (the caller
+        # has something to answer with meanwhile); error statuses are.
+        again = self.retries if patient else 0
         return urllib3.Retry(
             total=self.retries,
-            connect=self.retries,
-            read=self.retries,
+            connect=again,
+            read=again,
             status=self.retries,
             redirect=5,
             backoff_factor=0.3,
@@ -112,10 +115,17 @@ class UpstreamClient:
         )
 
     def get(
-        self, url: str, headers: dict[str, str] | None = None, auth: str | None = None, stream: bool = False
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        auth: str | None = None,
+        stream: bool = False,
+        patience: float | None = None,
     ) -> Any:
         """GET ``url``; returns the urllib3 response (``stream``: body not read yet, and
-        not decoded: a file's bytes arrive exactly as upstream stores them).
+        not decoded: a file's bytes arrive exactly as upstream stores them). With
+        ``patience``, connecting and each read wait at most that many seconds, and are
+        not tried again.
 
         Raises UpstreamUnavailable (cannot connect), UpstreamTimeout, UpstreamError.
         """
@@ -130,8 +140,8 @@ class UpstreamClient:
                 "GET",
                 url,
                 headers=all_headers,
-                timeout=self.timeout,
-                retries=self._retry(),
+                timeout=self.timeout if patience is None else urllib3.Timeout(patience, patience),
+                retries=self._retry(patient=patience is None),
                 preload_content=not stream,
                 decode_content=not stream,
             )

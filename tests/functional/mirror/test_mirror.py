@@ -208,6 +208,91 @@ class TestOutage:
         assert response.headers["X-Idx-Stale"] == "root/pypi"
 
 
+class TestSlowUpstream:
+    """A cached page due for revalidation waits at most upstream_stale_timeout for
+    upstream (1 s here), then is served as it is while the revalidation goes on in the
+    background; meanwhile other pages of that mirror do not wait at all."""
+
+    @pytest.fixture
+    def idx_settings_overrides(self, upstream):
+        return {"mirror_url": upstream.url, "upstream_stale_timeout": 1}
+
+    @staticmethod
+    def _mirror(idx_core):
+        from idx_server.mirror.service import MirrorService
+
+        return idx_core.service(MirrorService)
+
+    @staticmethod
+    def _expire(mapp):
+        mapp.login_root()
+        mapp.modify_index("root/pypi", ["mirror_cache_expiry=0"])
+
+    @staticmethod
+    def _timed(mapp, project):
+        start = time.monotonic()
+        response = mapp.simple_json("root/pypi", project)
+        return response, time.monotonic() - start
+
+    @staticmethod
+    def _wait_idle(mirror):
+        deadline = time.monotonic() + 15
+        while not mirror.flights_idle() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert mirror.flights_idle()
+
+    def test_the_cached_page_is_served_and_revalidated_behind_it(self, mapp, upstream, idx_core):
+        upstream.add("slowpoke", "1.0")
+        mapp.simple_json("root/pypi", "slowpoke")
+        self._expire(mapp)
+        upstream.add("slowpoke", "2.0")
+        upstream.path_delays["/simple/slowpoke/"] = 3
+        response, took = self._timed(mapp, "slowpoke")
+        assert 0.9 < took < 2.5
+        assert response.headers["X-Idx-Stale"] == "root/pypi"
+        assert response.json["versions"] == ["1.0"]
+        self._wait_idle(self._mirror(idx_core))  # the revalidation waited the 3 s out
+        upstream.stop()  # what is served now is what the revalidation stored
+        response, took = self._timed(mapp, "slowpoke")
+        assert response.json["versions"] == ["1.0", "2.0"]
+        assert took < 1
+
+    def test_while_upstream_is_slow_other_pages_do_not_wait(self, mapp, upstream, idx_core):
+        for name in ("first", "second"):
+            upstream.add(name, "1.0")
+            mapp.simple_json("root/pypi", name)
+            upstream.path_delays[f"/simple/{name}/"] = 3
+        self._expire(mapp)
+        _response, took = self._timed(mapp, "first")
+        assert 0.9 < took < 2.5
+        response, took = self._timed(mapp, "second")
+        assert took < 0.5
+        assert response.headers["X-Idx-Stale"] == "root/pypi"
+        self._wait_idle(self._mirror(idx_core))
+        # Both were revalidated in the background; the answers ended the slow spell.
+        assert upstream.count("/simple/second/") == 2
+        upstream.path_delays.clear()
+        response, took = self._timed(mapp, "second")
+        assert "X-Idx-Stale" not in response.headers
+
+    def test_a_page_never_fetched_waits_for_upstream(self, mapp, upstream):
+        upstream.add("newcomer", "1.0")
+        upstream.path_delays["/simple/newcomer/"] = 2
+        response, took = self._timed(mapp, "newcomer")
+        assert took >= 2
+        assert response.json["versions"] == ["1.0"]
+
+    def test_an_explicit_refresh_waits_for_upstream(self, mapp, upstream):
+        upstream.add("forced", "1.0")
+        mapp.simple_json("root/pypi", "forced")
+        upstream.add("forced", "2.0")
+        upstream.path_delays["/simple/forced/"] = 2
+        start = time.monotonic()
+        mapp.app.post("/root/pypi/+simple/forced/refresh", headers={"Accept": "application/json"})
+        assert time.monotonic() - start >= 2
+        assert mapp.simple_json("root/pypi", "forced").json["versions"] == ["1.0", "2.0"]
+
+
 class TestDependencyConfusion:
     @pytest.fixture
     def dev(self, mapp, upstream):
