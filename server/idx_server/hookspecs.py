@@ -193,7 +193,8 @@ def idx_filter_project_files(index: Index, project: str, files: list[DistFile]) 
 
     Returns a filtered list to replace ``files``, or None to leave it. Pages are cached
     until the index configuration or the project changes, so the answer must depend
-    only on those.
+    only on those. When files were taken away, the page's PEP 700 ``versions`` list
+    names only the versions of the files left.
 
     Not firstresult: each plugin is called in turn with the previous one's list.
     """

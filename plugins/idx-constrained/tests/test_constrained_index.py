@@ -72,3 +72,29 @@ def test_a_stage_can_inherit_from_it(vetted: Mapp):
     # offers what the constrained index would, plus its own files.
     assert filenames(vetted, "alice/app", "mine") == ["mine-1.0-py3-none-any.whl"]
     assert "demo" in vetted.app.get("/alice/app/+simple/", headers={"Accept": "text/html"}).text
+
+
+class TestOverAMirror:
+    @pytest.fixture
+    def upstream(self):
+        from fakes.upstream import FakeUpstream
+
+        fake = FakeUpstream().start()
+        yield fake
+        fake.stop()
+
+    @pytest.fixture
+    def idx_settings_overrides(self, upstream) -> dict:
+        return {"mirror_url": upstream.url}
+
+    def test_the_versions_list_names_only_what_passes(self, mapp: Mapp, upstream):
+        """PEP 700's `versions` of a mirror page names every upstream version; through a
+        constrained index only those of the files it lets through."""
+        for version in ("1.0", "2.0", "3.0"):
+            upstream.add("pinned", version)
+        mapp.create_and_login_user("alice", "secret")
+        mapp.create_index("vetted", type="constrained", bases=["root/pypi"], constraints=["pinned==2.0", "*"])
+        assert mapp.simple_json("root/pypi", "pinned").json["versions"] == ["1.0", "2.0", "3.0"]
+        page = mapp.simple_json("alice/vetted", "pinned").json
+        assert [f["filename"] for f in page["files"]] == ["pinned-2.0-py3-none-any.whl"]
+        assert page["versions"] == ["2.0"]

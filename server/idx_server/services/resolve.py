@@ -96,6 +96,10 @@ class ResolvedProject:
     valid_until: float = float("inf")
     #: index id -> index, for the consulted indexes.
     origins: dict[int, Index] = field(default_factory=dict)
+    #: Versions of mirror files not offered (cool-down, offline and not cached).
+    hidden_versions: frozenset[str] = frozenset()
+    #: Whether a plugin's idx_filter_project_files took files away.
+    filtered: bool = False
 
     @property
     def exists(self) -> bool:
@@ -200,18 +204,22 @@ class ProjectResolver:
         visible: list[DistFile] = []
         shadowed: list[DistFile] = []
         seen: set[str] = set()
+        hidden: set[str] = set()
         for f in rows:
             origin = origins[f.index_id]
             if origin.is_mirror:
                 if not f.cached and self.mirror.is_offline(origin):
+                    hidden.add(f.version)
                     continue
                 min_age = int(origin.config.get("mirror_min_age") or 0)
                 if min_age:
                     uploaded = parse_iso(f.upload_time)
                     if uploaded is None:
+                        hidden.add(f.version)
                         continue  # unknown age: not provably old enough
                     if uploaded + min_age > now:
                         valid_until = min(valid_until, uploaded + min_age)
+                        hidden.add(f.version)
                         continue
             if f.filename in seen:
                 shadowed.append(f)
@@ -229,6 +237,8 @@ class ProjectResolver:
             stale=stale,
             valid_until=valid_until,
             origins=origins,
+            hidden_versions=frozenset(hidden),
+            filtered=len(filtered) != len(visible),
         )
 
     def _plugin_filter(self, index: Index, project: str, files: Sequence[DistFile]) -> list[DistFile]:

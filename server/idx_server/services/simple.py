@@ -223,9 +223,14 @@ class SimpleService:
         origins = {ix_id: (ix.full_name, ix.is_mirror) for ix_id, ix in resolved.origins.items()}
         files = tuple(_page_file(f, *origins[f.index_id]) for f in resolved.files)
         known = {f.version for f in resolved.files if f.version}
-        for ix in resolved.origins.values():
-            if ix.is_mirror:
-                known.update(self._mirror_versions(ix, resolved.project))
+        # PEP 700's list names every version upstream has, also those without files, but
+        # none whose files are all kept back here (cool-down, offline) and, when a plugin
+        # took files away (a constrained index), only the versions of the files left.
+        if not resolved.filtered:
+            hidden = resolved.hidden_versions - known
+            for ix in resolved.origins.values():
+                if ix.is_mirror:
+                    known.update(v for v in self._mirror_versions(ix, resolved.project) if v not in hidden)
         versions = sorted(known, key=_version_key)  # once: 3,000 versions take 10 ms
         name = self._display_name(resolved)
         status, reason = self._status(resolved)

@@ -331,6 +331,7 @@ class TestPolicies:
         mapp.modify_index("root/pypi", ["mirror_min_age=7d"])
         page = mapp.simple_json("root/pypi", "cooling").json
         assert [f["filename"] for f in page["files"]] == ["cooling-1.0-py3-none-any.whl"]
+        assert page["versions"] == ["1.0"]  # 1.1 is not named either
 
     def test_offline_lists_only_cached_files(self, mapp, upstream):
         upstream.add("offl", "1.0")
@@ -342,6 +343,7 @@ class TestPolicies:
         upstream.reset_counts()
         page = mapp.simple_json("root/pypi", "offl").json
         assert [f["filename"] for f in page["files"]] == ["offl-1.0-py3-none-any.whl"]
+        assert page["versions"] == ["1.0"]
         mapp.simple_json("root/pypi", "other", status=404)
         assert upstream.count() == 0
 
