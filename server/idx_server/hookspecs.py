@@ -29,6 +29,7 @@ import pluggy
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterable, Iterator
 
     from pyramid.config import Configurator
     from pyramid.request import Request
@@ -197,6 +198,24 @@ def idx_filter_project_files(index: Index, project: str, files: list[DistFile]) 
     names only the versions of the files left.
 
     Not firstresult: each plugin is called in turn with the previous one's list.
+    """
+
+
+@hookspec
+def idx_filter_project_names(index: Index, names: Iterator[str]) -> Iterable[str] | None:
+    """Called when the project list (``/+simple/``) of ``index`` is built.
+
+    Arguments: ``index``, the requested :class:`~idx_server.model.indexes.Index`;
+    ``names``, the display names of its projects and its bases' (with a mirror's
+    upstream list: PyPI's has 700,000), sorted by normalized name, each once, as an
+    iterator to be consumed once.
+
+    Returns an iterable to replace ``names`` (keep their order; a generator keeps the
+    memory flat), or None to leave them. Lists are cached until the index
+    configuration or a project of its resolution order changes, so the answer must
+    depend only on those.
+
+    Not firstresult: each plugin is called in turn with the previous one's names.
     """
 
 

@@ -96,6 +96,28 @@ def test_a_plugin_type_filters_its_bases(curated: Mapp):
     assert files(curated, "alice/cur", "demo") == ["demo-1.0-py3-none-any.whl"]
 
 
+def test_plugins_filter_project_lists_in_turn(curated: Mapp):
+    class NoDemo:
+        @hookimpl
+        def idx_filter_project_names(self, index, names):
+            return (n for n in names if n != "demo") if index.type == "curated" else None
+
+    class Upper:
+        @hookimpl
+        def idx_filter_project_names(self, index, names):
+            return [n.upper() for n in names] if index.type == "curated" else None
+
+    curated.upload("alice/dev", name="other", version="1.0")
+    curated.core.pm.register(Upper())
+    curated.core.pm.register(NoDemo())  # registered last, called first (pluggy's order)
+    listing = curated.app.get(
+        "/alice/cur/+simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    assert [p["name"] for p in listing.json["projects"]] == ["OTHER"]
+    own = curated.app.get("/alice/dev/+simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    assert [p["name"] for p in own.json["projects"]] == ["demo", "other"]
+
+
 def test_without_its_plugin_a_type_is_read_only_with_a_clear_message(curated: Mapp, idx_settings, alice):
     curated.core.close()
     # The same server directory, started again without the plugin.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from idx_server import hookimpl
@@ -9,6 +10,7 @@ from idx_server.model import config_values as cv
 from idx_server.model.distfiles import DistFile
 from idx_server.model.errors import InvalidInput
 from idx_server.model.indexes import COMMON_KEYS, STAGE_KEYS, ConfigKey, Index, IndexType
+from packaging.utils import canonicalize_name
 
 from idx_constrained.constraints import ConstraintError, compile_constraints, normalize_lines
 
@@ -59,6 +61,16 @@ CONSTRAINED = IndexType(
 @hookimpl
 def idx_index_types() -> list[IndexType]:
     return [CONSTRAINED]
+
+
+@hookimpl
+def idx_filter_project_names(index: Index, names: Iterator[str]) -> Iterator[str] | None:
+    if index.type != TYPE_NAME:
+        return None
+    constraints = compile_constraints(tuple(index.config.get("constraints") or ()))
+    if not constraints.block_others:
+        return None  # every project passes (some only in some versions)
+    return (name for name in names if constraints.allows_project(canonicalize_name(name)))
 
 
 @hookimpl

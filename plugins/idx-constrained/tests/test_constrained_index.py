@@ -30,6 +30,18 @@ def test_only_allowed_releases_are_offered(vetted: Mapp):
     ]
 
 
+def listed(mapp: Mapp, index: str) -> list[str]:
+    accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    return [p["name"] for p in mapp.app.get(f"/{index}/+simple/", headers=accept).json["projects"]]
+
+
+def test_with_star_the_project_list_names_only_allowed_projects(vetted: Mapp):
+    assert listed(vetted, "alice/dev") == ["demo", "other"]
+    assert listed(vetted, "alice/vetted") == ["demo"]
+    vetted.modify_index("alice/vetted", ["constraints-=*"])
+    assert listed(vetted, "alice/vetted") == ["demo", "other"]
+
+
 def test_without_star_unnamed_projects_pass(vetted: Mapp):
     vetted.modify_index("alice/vetted", ["constraints-=*"])
     assert filenames(vetted, "alice/vetted", "other") == ["other-1.0-py3-none-any.whl"]
@@ -98,3 +110,7 @@ class TestOverAMirror:
         page = mapp.simple_json("alice/vetted", "pinned").json
         assert [f["filename"] for f in page["files"]] == ["pinned-2.0-py3-none-any.whl"]
         assert page["versions"] == ["2.0"]
+        upstream.add("unvetted", "1.0")
+        mapp.simple_json("root/pypi", "unvetted")
+        assert "unvetted" in listed(mapp, "root/pypi")
+        assert listed(mapp, "alice/vetted") == ["pinned"]  # with or without upstream's list

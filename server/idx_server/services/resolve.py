@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -240,6 +240,16 @@ class ProjectResolver:
             hidden_versions=frozenset(hidden),
             filtered=len(filtered) != len(visible),
         )
+
+    def filter_names(self, index: Index, names: Iterator[str]) -> Iterator[str]:
+        """``index``'s project list as the plugins' idx_filter_project_names leave it."""
+        result: Iterable[str] = names
+        name = "idx_filter_project_names"
+        for impl in reversed(getattr(self.pm.hook, name).get_hookimpls()):
+            replaced = call_impl(impl, name, {"index": index, "names": iter(result)})
+            if replaced is not None:
+                result = cast("Iterable[str]", replaced)
+        return iter(result)
 
     def _plugin_filter(self, index: Index, project: str, files: Sequence[DistFile]) -> list[DistFile]:
         result: list[DistFile] = list(files)

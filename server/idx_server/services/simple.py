@@ -280,12 +280,14 @@ class SimpleService:
             return cached
         by_mirror = {ix.id: n for ix, n in upstream}
         title = f"Simple index of {index.full_name}"
+
+        def names() -> Iterator[str]:
+            return self.resolver.filter_names(index, self._merged_names(order, by_mirror))
+
         if any(n is not None for n in by_mirror.values()):
-            rendered = self.lists.render(
-                key, stamp, media_type, lambda: self._merged_names(order, by_mirror), title
-            )
+            rendered = self.lists.render(key, stamp, media_type, names, title)
         else:
-            body = b"".join(_chunks(media_type, self._merged_names(order, by_mirror), title))
+            body = b"".join(_chunks(media_type, names(), title))
             rendered = _finish(body, media_type, stamp)
         self.cache.put(key, stamp, rendered)
         return rendered
