@@ -121,7 +121,7 @@ def build_core(settings: Settings, pm: pluggy.PluginManager | None = None) -> Co
         resolver,
         simple,
         UserService(store, blobs, events),
-        AuthService(store, settings.login_expiry),
+        AuthService(store, settings.login_expiry, settings.trusted_proxies),
         UploadService(store, blobs, pm, events),
         ReleaseService(store, blobs, resolver, events),
         PushService(store, events),

@@ -119,6 +119,8 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
         channel_timeout=300,
         ident="idx-server",
         expose_tracebacks=False,
+        # X-Forwarded-For reaches idx, which believes it only from trusted_proxies.
+        clear_untrusted_proxy_headers=False,
     )
     port = getattr(server, "effective_port", settings.port)
     host = getattr(server, "effective_host", settings.host)

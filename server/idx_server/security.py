@@ -65,6 +65,12 @@ def _decode_pair(value: str) -> tuple[str, str] | None:
     return user, secret
 
 
+def client_address(auth: AuthService, request: Request) -> str:
+    """Whom the login throttle counts ``request`` against: the connection's peer, or
+    behind a trusted proxy (``trusted_proxies``) the client its X-Forwarded-For names."""
+    return auth.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"))
+
+
 class IdxSecurityPolicy:
     """Pyramid security policy: identity from credentials, permission from ACLs."""
 
@@ -98,7 +104,7 @@ class IdxSecurityPolicy:
             return None
         username, secret = credentials
         try:
-            identity = self.auth.authenticate(username, secret, request.remote_addr or "")
+            identity = self.auth.authenticate(username, secret, client_address(self.auth, request))
         except TooManyRequests as exc:
             # Answered as a 429 by the forbidden view if the request needed the identity.
             request.environ[THROTTLED_KEY] = exc

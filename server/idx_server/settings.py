@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "served as it is (the revalidation goes on in the background); 0 waits as long as "
         "the other timeouts allow.",
     ),
+    Setting(
+        "trusted_proxies",
+        cv.NETWORK_LIST,
+        (),
+        "Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
+        "names the client: the login throttle then counts failures per client.",
+    ),
     Setting("storage", cv.STR, "sqlite", "Storage backend (plugins can add more)."),
     Setting(
         "log_level",
@@ -171,6 +178,7 @@ class Settings:
     upstream_read_timeout: int = 30
     upstream_retries: int = 2
     upstream_stale_timeout: int = 3
+    trusted_proxies: Sequence[str] = ()
     storage: str = "sqlite"
     log_level: str = "info"
     x_accel_redirect: str = ""

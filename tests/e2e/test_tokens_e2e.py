@@ -62,3 +62,36 @@ def test_tokens_with_twine_pip_and_uv(server, tmp_path, client_env, venv_factory
     idx("token", "revoke", str(token_id))
     revoked = run(*uv, "--index-url", with_token, "secret-sauce", env=client_env)
     assert revoked.returncode != 0
+
+
+def _failed_login(url: str, user: str, forwarded_for: str) -> int:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/+login",
+        data=json.dumps({"user": user, "password": "wrong"}).encode(),
+        headers={"Content-Type": "application/json", "X-Forwarded-For": forwarded_for},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_the_login_throttle_counts_clients_behind_a_trusted_proxy(tmp_path, trusted):
+    """This test is the proxy (127.0.0.1): with --trusted-proxies the daemon counts the
+    failures against the client X-Forwarded-For names; without, against the proxy."""
+    args = ("--trusted-proxies", "127.0.0.1") if trusted else ()
+    server = start_server(tmp_path / "srv", *args)
+    try:
+        for n in range(10):
+            assert _failed_login(server.url, f"user{n}", "203.0.113.7") == 401
+        assert _failed_login(server.url, "user0", "203.0.113.7") == 429
+        assert _failed_login(server.url, "someone", "203.0.113.8") == (401 if trusted else 429)
+    finally:
+        server.stop()

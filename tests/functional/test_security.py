@@ -140,6 +140,39 @@ class TestThrottling:
         mapp.app.get("/+tokens", headers=headers, status=429)
 
 
+class TestThrottlingBehindAProxy:
+    """With trusted_proxies, failures count against the client X-Forwarded-For names,
+    not the proxy every client shares; from anyone else that header is not believed."""
+
+    @pytest.fixture
+    def idx_settings_overrides(self):
+        return {"trusted_proxies": ("10.0.0.0/24",)}
+
+    @staticmethod
+    def _fail(mapp, user, forwarded_for, peer="10.0.0.5", status=401):
+        return mapp.app.post_json(
+            "/+login",
+            {"user": user, "password": "wrong"},
+            headers={"X-Forwarded-For": forwarded_for},
+            extra_environ={"REMOTE_ADDR": peer},
+            status=status,
+        )
+
+    def test_each_client_behind_the_proxy_has_its_own_count(self, mapp):
+        for n in range(10):  # ten users, so that only the address limit can apply
+            self._fail(mapp, f"user{n}", "203.0.113.7")
+        response = self._fail(mapp, "user0", "203.0.113.7", status=429)
+        assert "too many failed logins" in response.json["message"]
+        self._fail(mapp, "someone", "203.0.113.8")  # another client: not throttled
+        # The client cannot hide behind a made-up address in front of its own.
+        self._fail(mapp, "user0", "198.51.100.1, 203.0.113.7", status=429)
+
+    def test_an_untrusted_peer_is_counted_itself(self, mapp):
+        for n in range(10):
+            self._fail(mapp, f"user{n}", f"203.0.113.{n}", peer="192.0.2.9")
+        self._fail(mapp, "someone", "203.0.113.99", peer="192.0.2.9", status=429)
+
+
 def test_html_responses_carry_security_headers(mapp):
     mapp.create_and_login_user("alice")
     mapp.create_index("dev")

@@ -6,15 +6,14 @@ connection's, never a forwarded-for header) is one of ``remoteuser_trusted_proxi
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from functools import lru_cache
 from typing import Any
 
 from idx_server import hookimpl
 from idx_server.model import config_values as cv
 from idx_server.model.errors import InvalidInput
 from idx_server.model.names import validate_user_name
+from idx_server.model.networks import in_networks
 from idx_server.model.users import ROOT
 from idx_server.security import AuthResult
 from idx_server.settings import Setting, Settings
@@ -22,8 +21,6 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 
 log = logging.getLogger("idx.remoteuser")
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _parse_header(value: Any, name: str) -> str:
@@ -64,22 +61,9 @@ SETTINGS = (
 )
 
 
-@lru_cache(maxsize=8)
-def _networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
-
-
 def is_trusted(peer: str | None, entries: tuple[str, ...]) -> bool:
     """Whether the connection's peer address is in one of the trusted networks."""
-    if not peer or not entries:
-        return False
-    try:
-        address = ipaddress.ip_address(peer.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in network for network in _networks(entries))
+    return in_networks(peer, entries)
 
 
 def authenticate(request: Request, settings: Settings) -> AuthResult | None:

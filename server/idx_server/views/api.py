@@ -12,7 +12,7 @@ from idx_server import __version__
 from idx_server.model.errors import InvalidInput
 from idx_server.model.principals import READ
 from idx_server.resources import IndexResource, RootResource
-from idx_server.security import request_credentials
+from idx_server.security import client_address, request_credentials
 from idx_server.services.auth import AuthService
 from idx_server.services.indexes import IndexService
 from idx_server.services.status import StatusService
@@ -67,7 +67,8 @@ def login(request: Request) -> Response:
     user, password = data.get("user"), data.get("password")
     if not isinstance(user, str) or not isinstance(password, str) or not user:
         raise InvalidInput('send {"user": NAME, "password": PASSWORD}')
-    token, expiration = request.find_service(AuthService).login(user, password, request.remote_addr or "")
+    auth = request.find_service(AuthService)
+    token, expiration = auth.login(user, password, client_address(auth, request))
     return json_response(
         request, "proxyauth", {"password": token, "expiration": expiration}, message="login successful"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from idx_server.model.errors import TooManyRequests, Unauthorized
+from idx_server.security import client_address
 from idx_server.services.auth import AuthService
 from idx_server.views.common import outside_url
 from pyramid.httpexceptions import HTTPSeeOther
@@ -36,7 +37,7 @@ def login(request: Request) -> Any:
     try:
         if not username or not password:
             raise Unauthorized("enter your user name and password")
-        token, max_age = auth.login(username, password, request.remote_addr or "")
+        token, max_age = auth.login(username, password, client_address(auth, request))
     except (Unauthorized, TooManyRequests) as exc:
         request.response.status = 429 if isinstance(exc, TooManyRequests) else 200
         return {"came_from": came_from, "error": exc.message, "username": username}
