@@ -65,14 +65,6 @@ FAILURE_BACKOFF = 30.0
 REVALIDATIONS = 4
 
 
-class _OutOfPatience(Exception):
-    """Upstream did not answer within the patience given: the copy at hand is served."""
-
-    def __init__(self, error: IdxError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 @dataclass(frozen=True)
 class _Upstream:
     """Where a mirror index fetches from, with credentials split out of the URL."""
@@ -101,12 +93,20 @@ class _Flights:
 
     def begin(self, key: object) -> _Flight | None:
         """None if the caller leads (must call ``end``); else the flight to wait on."""
+        flight, leads = self.join(key)
+        return None if leads else flight
+
+    def join(self, key: object, start: bool = True) -> tuple[_Flight | None, bool]:
+        """(the flight on ``key``, whether the caller leads it and must call ``end``); a
+        new one only with ``start``, else (None, False) when none runs."""
         with self._lock:
-            event = self._events.get(key)
-            if event is not None:
-                return event
-            self._events[key] = _Flight()
-            return None
+            flight = self._events.get(key)
+            if flight is not None:
+                return flight, False
+            if not start:
+                return None, False
+            flight = self._events[key] = _Flight()
+            return flight, True
 
     def end(self, key: object, outcome: str | None = None) -> None:
         with self._lock:
@@ -228,39 +228,37 @@ class MirrorService:
         return self._revalidate(index, project, page, self._patience(index, page, force))
 
     def _revalidate(self, index: Index, project: str, page: MirrorPage | None, patience: float | None) -> str:
-        """Ask upstream (once, however many requests want the page now). With a copy at
-        hand (``patience`` not None), wait at most ``patience`` seconds for the answer;
-        after that the copy is served and the revalidation goes on in the background."""
+        """Ask upstream, once however many requests want the page now. Without a copy at
+        hand (``patience`` None), in this thread. With one, on a thread of its own with the
+        full timeouts and retries, waiting at most ``patience`` seconds for it; after that
+        the copy is served, and the mirror counts as slow for a while."""
         key = (index.id, project)
-        if patience == 0:  # upstream is slow and a copy is at hand: answer with it now
-            self._revalidate_in_background(index, project, page)
+        if patience is None:
+            flight, leads = self._flights.join(key)
+            if flight is not None and not leads:
+                flight.wait(self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5)
+                return flight.outcome or self._state_after_wait(index, project)
+            state: str | None = None
+            try:
+                state = self._fetch_project(index, project, page)
+                return state
+            finally:
+                self._flights.end(key, state)
+        flight = self._revalidate_in_background(index, project, page, slow=patience == 0)
+        if flight is None or patience == 0:
             return self._copy_state(page)
-        waiting = self._flights.begin(key)
-        if waiting is not None:
-            if patience is None:
-                waiting.wait(self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5)
-            elif not waiting.wait(max(0.0, waiting.began + patience - time.monotonic())):
-                return self._copy_state(page)
-            return waiting.outcome or self._state_after_wait(index, project)
-        state: str | None = None
-        try:
-            state = self._fetch_project(index, project, page, patience)
-            return state
-        except _OutOfPatience as exc:
+        if flight.wait(max(0.0, flight.began + patience - time.monotonic())):
+            return flight.outcome or self._state_after_wait(index, project)
+        if self._slow.get(index.id, 0.0) <= time.monotonic():
             log.warning(
-                "mirror %s: upstream did not answer for %s within %s s (%s); serving the cached "
-                "page, revalidating it in the background",
+                "mirror %s: upstream did not answer for %s within %s s; serving cached pages "
+                "while they are revalidated in the background",
                 index.full_name,
                 project,
                 patience,
-                exc.error.message,
             )
-            self._slow[index.id] = time.monotonic() + FAILURE_BACKOFF
-            state = self._copy_state(page)
-        finally:
-            self._flights.end(key, state)
-        self._revalidate_in_background(index, project, page)
-        return state
+        self._slow[index.id] = time.monotonic() + FAILURE_BACKOFF
+        return self._copy_state(page)
 
     def _patience(self, index: Index, page: MirrorPage | None, force: bool) -> float | None:
         """How long a refresh waits for upstream before the cached copy is served: None
@@ -277,32 +275,43 @@ class MirrorService:
     def _copy_state(page: MirrorPage | None) -> str:
         return STALE if page is not None and page.status == 200 else MISSING
 
-    def _revalidate_in_background(self, index: Index, project: str, page: MirrorPage | None) -> None:
-        """Revalidate with the full timeouts and retries on a thread of its own (at most
-        REVALIDATIONS per mirror at once, one per project); its success ends the mirror's
-        slow spell."""
+    def _revalidate_in_background(
+        self, index: Index, project: str, page: MirrorPage | None, slow: bool
+    ) -> _Flight | None:
+        """The flight revalidating the page: the running one, or a new one on a thread of
+        its own with the full timeouts and retries (while the mirror is ``slow``, only if
+        fewer than REVALIDATIONS of its pages are being revalidated; None otherwise)."""
         key = (index.id, project)
         with self._background_lock:
-            if self._revalidating.get(index.id, 0) >= REVALIDATIONS:
-                return
-            if self._flights.begin(key) is not None:
-                return  # one is running
+            room = not slow or self._revalidating.get(index.id, 0) < REVALIDATIONS
+            flight, leads = self._flights.join(key, start=room)
+            if not leads:
+                return flight
             self._revalidating[index.id] = self._revalidating.get(index.id, 0) + 1
 
         def revalidate() -> None:
+            state: str | None = None
             try:
-                self._fetch_project(index, project, page)
+                state = self._fetch_project(index, project, page)
             except Exception:  # _fetch_project logs and records upstream errors itself
                 if not self._closed:  # (a stop does not wait for a hung upstream)
                     log.exception("mirror %s: revalidating %s failed", index.full_name, project)
             finally:
-                self._flights.end(key)
-                with self._background_lock:
-                    self._revalidating[index.id] -= 1
+                self._revalidated(key, state)
 
         # Not joined on close: it may be waiting out the timeouts of a hung upstream, and
         # what it would store is only a fresher copy of a page that is cached.
-        threading.Thread(target=revalidate, name=f"idx-revalidate-{project}", daemon=True).start()
+        try:
+            threading.Thread(target=revalidate, name=f"idx-revalidate-{project}", daemon=True).start()
+        except RuntimeError:  # no thread to be had: the copy is served, and asked again later
+            self._revalidated(key, None)
+            return None
+        return flight
+
+    def _revalidated(self, key: tuple[int, str], state: str | None) -> None:
+        self._flights.end(key, state)
+        with self._background_lock:
+            self._revalidating[key[0]] -= 1
 
     def _remember(self, page: MirrorPage) -> None:
         if len(self._fresh) > 200_000:
@@ -331,11 +340,7 @@ class MirrorService:
             return MISSING
         raise error
 
-    def _fetch_project(
-        self, index: Index, project: str, page: MirrorPage | None, patience: float | None = None
-    ) -> str:
-        """Ask upstream for the page and store it. With ``patience`` (a copy is at hand), a
-        connection or answer that takes longer raises _OutOfPatience instead."""
+    def _fetch_project(self, index: Index, project: str, page: MirrorPage | None) -> str:
         upstream = self._upstream(index)
         url = f"{upstream.url}{project}/"
         headers = {"Accept": ACCEPT_PAGES}
@@ -344,13 +349,8 @@ class MirrorService:
         elif page is not None and page.last_modified:
             headers["If-Modified-Since"] = page.last_modified
         try:
-            try:
-                response = self.client.get(url, headers=headers, auth=upstream.auth, patience=patience)
-            except (UpstreamTimeout, UpstreamUnavailable) as exc:
-                if patience is not None:
-                    raise _OutOfPatience(exc) from exc
-                raise
-            self._slow.pop(index.id, None)
+            response = self.client.get(url, headers=headers, auth=upstream.auth)
+            self._slow.pop(index.id, None)  # it answers
             if response.status == 304 and page is not None:
                 self._touch_page(page)
                 return FRESH if page.status == 200 else MISSING

@@ -95,16 +95,13 @@ class UpstreamClient:
                 )
             return manager
 
-    def _retry(self, patient: bool = True) -> Any:
+    def _retry(self) -> Any:
         import urllib3
 
-        # Impatient: a connection or read that timed out is not tried again (the caller
-        # has something to answer with meanwhile); error statuses are.
-        again = self.retries if patient else 0
         return urllib3.Retry(
             total=self.retries,
-            connect=again,
-            read=again,
+            connect=self.retries,
+            read=self.retries,
             status=self.retries,
             redirect=5,
             backoff_factor=0.3,
@@ -115,17 +112,10 @@ class UpstreamClient:
         )
 
     def get(
-        self,
-        url: str,
-        headers: dict[str, str] | None = None,
-        auth: str | None = None,
-        stream: bool = False,
-        patience: float | None = None,
+        self, url: str, headers: dict[str, str] | None = None, auth: str | None = None, stream: bool = False
     ) -> Any:
         """GET ``url``; returns the urllib3 response (``stream``: body not read yet, and
-        not decoded: a file's bytes arrive exactly as upstream stores them). With
-        ``patience``, connecting and each read wait at most that many seconds, and are
-        not tried again.
+        not decoded: a file's bytes arrive exactly as upstream stores them).
 
         Raises UpstreamUnavailable (cannot connect), UpstreamTimeout, UpstreamError.
         """
@@ -140,8 +130,8 @@ class UpstreamClient:
                 "GET",
                 url,
                 headers=all_headers,
-                timeout=self.timeout if patience is None else urllib3.Timeout(patience, patience),
-                retries=self._retry(patient=patience is None),
+                timeout=self.timeout,
+                retries=self._retry(),
                 preload_content=not stream,
                 decode_content=not stream,
             )

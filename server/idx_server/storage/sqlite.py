@@ -160,6 +160,9 @@ def _placeholders(values: list[Any]) -> str:
     return ",".join("?" * len(values))
 
 
+#: Connections of ended threads kept for the next threads (open_connections raises it).
+SPARE_CONNECTIONS = 8
+
 #: SQLite's memory in this process (page caches, schemas, statements), all connections.
 SOFT_HEAP_LIMIT_BYTES = 16 * 1024 * 1024
 
@@ -175,8 +178,10 @@ class SQLiteStore:
         self._write_lock = threading.Lock()
         #: Every thread's connection, with the thread (to close it once the thread ends).
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        #: Opened ahead of use (open_connections), for threads without one yet.
+        #: Opened ahead of use (open_connections) or left by ended threads, for threads
+        #: without one yet; at most _spare_max are kept.
         self._spare: list[sqlite3.Connection] = []
+        self._spare_max = SPARE_CONNECTIONS
         self._connections_lock = threading.Lock()
         self._closed = False
         #: Set when the database can only be read (its directory or disk is read-only):
@@ -230,6 +235,7 @@ class SQLiteStore:
             spare.append(conn)
         with self._connections_lock:
             self._spare.extend(spare)
+            self._spare_max = max(self._spare_max, len(self._spare))
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -237,24 +243,29 @@ class SQLiteStore:
             if self._closed:
                 raise RuntimeError("store is closed")
             with self._connections_lock:
-                conn = self._spare.pop() if self._spare else None
-            if conn is None:
-                conn = self._connect()
-            self._local.conn = conn
-            self._local.tx = None
-            self._local.synchronous = self._synchronous
-            with self._connections_lock:
-                # Short-lived threads (one per mirror download) each made a connection:
-                # close those of threads that have ended, or they and their caches pile up.
+                # Short-lived threads (a mirror download, a page revalidation) each took a
+                # connection: those of threads that have ended become spares for the next
+                # thread (up to _spare_max), the rest are closed, so that neither they nor
+                # their caches pile up.
                 kept = []
                 for owner, other in self._connections:
                     if owner.is_alive():
                         kept.append((owner, other))
+                    elif len(self._spare) < self._spare_max and not other.in_transaction:
+                        self._spare.append(other)
                     else:
                         with contextlib.suppress(sqlite3.Error):
                             other.close()
-                kept.append((threading.current_thread(), conn))
+                conn = self._spare.pop() if self._spare else None
                 self._connections = kept
+            if conn is None:
+                conn = self._connect()
+            self._local.conn = conn
+            self._local.tx = None
+            # A spare may have been left at either synchronous level: set it at the first write.
+            self._local.synchronous = None
+            with self._connections_lock:
+                self._connections.append((threading.current_thread(), conn))
         return conn
 
     def close(self) -> None:

@@ -215,7 +215,7 @@ class TestSlowUpstream:
 
     @pytest.fixture
     def idx_settings_overrides(self, upstream):
-        return {"mirror_url": upstream.url, "upstream_stale_timeout": 1}
+        return {"mirror_url": upstream.url, "upstream_stale_timeout": 1, "upstream_retries": 2}
 
     @staticmethod
     def _mirror(idx_core):
@@ -291,6 +291,139 @@ class TestSlowUpstream:
         mapp.app.post("/root/pypi/+simple/forced/refresh", headers={"Accept": "application/json"})
         assert time.monotonic() - start >= 2
         assert mapp.simple_json("root/pypi", "forced").json["versions"] == ["1.0", "2.0"]
+
+
+class TestSlowUpstreamShapes:
+    """However upstream is slow (5xx answered late and retried, Retry-After, a body that
+    trickles in), a cached page waits upstream_stale_timeout at most; what is not slow (a
+    dropped connection, a refused one) is neither waited for nor counted as slow."""
+
+    @pytest.fixture
+    def idx_settings_overrides(self, upstream):
+        return {"mirror_url": upstream.url, "upstream_stale_timeout": 1, "upstream_retries": 2}
+
+    @staticmethod
+    def _cached_and_due(mapp, upstream, name):
+        upstream.add(name, "1.0")
+        mapp.simple_json("root/pypi", name)
+        mapp.login_root()
+        mapp.modify_index("root/pypi", ["mirror_cache_expiry=0"])
+        mapp.logout()
+
+    @staticmethod
+    def _timed(mapp, project):
+        start = time.monotonic()
+        response = mapp.simple_json("root/pypi", project)
+        return response, time.monotonic() - start
+
+    def test_slow_5xx_answers_retried(self, mapp, upstream):
+        self._cached_and_due(mapp, upstream, "slow5xx")
+        upstream.path_delays["/simple/slow5xx/"] = 0.9
+        upstream.fail_status = 503
+        response, took = self._timed(mapp, "slow5xx")
+        assert response.headers["X-Idx-Stale"] == "root/pypi"
+        assert took < 2
+
+    def test_retry_after(self, mapp, upstream, monkeypatch):
+        from fakes import upstream as fake_module
+
+        self._cached_and_due(mapp, upstream, "retryafter")
+        original = fake_module._Handler._send
+
+        def send(self, status, body, content_type, headers=None):
+            if status == 503:
+                headers = {**(headers or {}), "Retry-After": "3"}
+            original(self, status, body, content_type, headers)
+
+        monkeypatch.setattr(fake_module._Handler, "_send", send)
+        upstream.fail_status = 503
+        response, took = self._timed(mapp, "retryafter")
+        assert response.headers["X-Idx-Stale"] == "root/pypi"
+        assert took < 2
+
+    def test_a_trickling_body(self, mapp, upstream, monkeypatch):
+        from fakes import upstream as fake_module
+
+        self._cached_and_due(mapp, upstream, "trickle")
+        upstream.add("trickle", "2.0")
+        original = fake_module._Handler._send
+
+        def send(self, status, body, content_type, headers=None):
+            if status != 200 or b"trickle" not in body:
+                original(self, status, body, content_type, headers)
+                return
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:-10])
+            self.wfile.flush()
+            for byte in body[-10:]:
+                time.sleep(0.3)
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+
+        monkeypatch.setattr(fake_module._Handler, "_send", send)
+        upstream.send_etags = False
+        response, took = self._timed(mapp, "trickle")
+        assert response.headers["X-Idx-Stale"] == "root/pypi"
+        assert took < 2
+
+    def test_a_dropped_connection_is_retried_not_slow(self, mapp, upstream, idx_core, monkeypatch):
+        import socket
+
+        from fakes import upstream as fake_module
+        from idx_server.mirror.service import MirrorService
+
+        self._cached_and_due(mapp, upstream, "dropped")
+        upstream.add("dropped", "2.0")
+        original = fake_module._Handler.do_GET
+        drops = {"left": 1}
+
+        def do_get(self):
+            if self.path.startswith("/simple/dropped/") and drops["left"]:
+                drops["left"] -= 1
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            original(self)
+
+        monkeypatch.setattr(fake_module._Handler, "do_GET", do_get)
+        response = mapp.simple_json("root/pypi", "dropped")
+        assert "X-Idx-Stale" not in response.headers
+        assert response.json["versions"] == ["1.0", "2.0"]
+        assert not idx_core.service(MirrorService)._slow
+
+    def test_a_refused_connection_is_an_outage_not_slowness(self, mapp, upstream, idx_core, caplog):
+        from idx_server.mirror.service import MirrorService
+
+        self._cached_and_due(mapp, upstream, "down")
+        upstream.stop()
+        response, took = self._timed(mapp, "down")
+        assert response.headers["X-Idx-Stale"] == "root/pypi"
+        assert took < 1
+        assert not idx_core.service(MirrorService)._slow
+        assert "did not answer" not in caplog.text
+
+    def test_an_explicit_refresh_behind_a_waiting_request_waits_for_upstream(self, mapp, upstream):
+        import threading
+
+        self._cached_and_due(mapp, upstream, "forcedfollow")
+        upstream.add("forcedfollow", "2.0")
+        upstream.path_delays["/simple/forcedfollow/"] = 2.5
+        waiting = threading.Thread(target=lambda: mapp.simple_json("root/pypi", "forcedfollow"))
+        waiting.start()
+        time.sleep(0.3)
+        start = time.monotonic()
+        mapp.login_root()
+        mapp.app.post(
+            "/root/pypi/+simple/forcedfollow/refresh", headers={"Accept": "application/json", **mapp.headers}
+        )
+        took = time.monotonic() - start
+        waiting.join()
+        assert took >= 2
+        upstream.path_delays.clear()
+        assert mapp.simple_json("root/pypi", "forcedfollow").json["versions"] == ["1.0", "2.0"]
 
 
 class TestDependencyConfusion:

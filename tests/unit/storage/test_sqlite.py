@@ -188,24 +188,66 @@ def test_the_upstream_list_can_be_read_without_its_names(store):
     assert list(full.lines()) == ["a-b\tA_B", "c"]
 
 
-def test_connections_of_ended_threads_are_closed(store):
+def test_connections_of_ended_threads_are_reused_then_closed(store):
     def use() -> None:
         assert store.get_user("nobody") is None
+        used.append(store._conn())
 
-    for _ in range(5):  # like one thread per mirror download
+    used: list[sqlite3.Connection] = []
+    for _ in range(5):  # like one thread per mirror download, one after the other
         thread = threading.Thread(target=use)
         thread.start()
         thread.join()
+    assert len({id(conn) for conn in used}) == 1  # the first thread's, handed on
     counts = {name: value for name, _, value in store.memory_metrics()}
-    assert counts["idx_sqlite_connections"] == 2  # the opening thread's, the last one's
-    closed = [conn for owner, conn in store._connections if not owner.is_alive()]
+    assert counts["idx_sqlite_connections"] == 2  # the opening thread's and that one
+
+    store._spare_max = 1
+    barrier = threading.Barrier(3)
+    used.clear()
+
+    def use_together() -> None:
+        use()
+        barrier.wait(10)  # three threads alive at once: three connections
+
+    threads = [threading.Thread(target=use_together) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     thread = threading.Thread(target=use)
     thread.start()
     thread.join()
-    assert closed
+    # Of the three ended threads' connections one is kept (and taken), the others closed.
+    assert used[-1] in used[:3]
+    closed = [conn for conn in used[:3] if conn is not used[-1]]
     for conn in closed:
         with pytest.raises(sqlite3.ProgrammingError):
             conn.execute("SELECT 1")
+
+
+def test_a_spare_connection_gets_the_synchronous_level_of_each_write(store):
+    """A connection handed on may have been left at NORMAL by a cache write: a durable
+    write on it must set FULL again."""
+
+    def cache_write() -> None:
+        with store.write(durable=False):
+            store.add_user(user("cached"))
+
+    thread = threading.Thread(target=cache_write)
+    thread.start()
+    thread.join()
+    levels = []
+
+    def durable_write() -> None:
+        with store.write():
+            levels.append(store._conn().execute("PRAGMA synchronous").fetchone()[0])
+            store.add_user(user("durable"))
+
+    thread = threading.Thread(target=durable_write)
+    thread.start()
+    thread.join()
+    assert levels == [2]  # FULL
 
 
 def test_threads_take_the_connections_opened_ahead(store, monkeypatch):
@@ -216,15 +258,18 @@ def test_threads_take_the_connections_opened_ahead(store, monkeypatch):
     counts = {name: value for name, _, value in store.memory_metrics()}
     assert counts["idx_sqlite_connections"] == 4  # the opening thread's and three spare
     used = []
+    together = threading.Barrier(4)
 
     def use() -> None:
         assert store.get_user("nobody") is None
         used.append(store._conn())
+        together.wait(10)  # all four alive at once
 
     threads = [threading.Thread(target=use) for _ in range(4)]
     for thread in threads:
         thread.start()
-        thread.join()  # one after the other
+    for thread in threads:
+        thread.join()
     assert len(opened) == 1  # only the fourth thread opened one
     assert len({id(conn) for conn in used}) == 4
     store.close()
