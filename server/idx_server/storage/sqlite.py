@@ -160,7 +160,7 @@ def _placeholders(values: list[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-#: Connections of ended threads kept for the next threads (open_connections raises it).
+#: Connections of ended threads kept for the next threads, at most.
 SPARE_CONNECTIONS = 8
 
 #: SQLite's memory in this process (page caches, schemas, statements), all connections.
@@ -179,7 +179,7 @@ class SQLiteStore:
         #: Every thread's connection, with the thread (to close it once the thread ends).
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         #: Opened ahead of use (open_connections) or left by ended threads, for threads
-        #: without one yet; at most _spare_max are kept.
+        #: without one yet; those of ended threads only while fewer than _spare_max are.
         self._spare: list[sqlite3.Connection] = []
         self._spare_max = SPARE_CONNECTIONS
         self._connections_lock = threading.Lock()
@@ -235,7 +235,6 @@ class SQLiteStore:
             spare.append(conn)
         with self._connections_lock:
             self._spare.extend(spare)
-            self._spare_max = max(self._spare_max, len(self._spare))
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -245,8 +244,8 @@ class SQLiteStore:
             with self._connections_lock:
                 # Short-lived threads (a mirror download, a page revalidation) each took a
                 # connection: those of threads that have ended become spares for the next
-                # thread (up to _spare_max), the rest are closed, so that neither they nor
-                # their caches pile up.
+                # thread while fewer than _spare_max are left, the rest are closed, so that
+                # neither they nor their caches pile up (each may hold 2 MB of cache).
                 kept = []
                 for owner, other in self._connections:
                     if owner.is_alive():
