@@ -12,6 +12,7 @@ from pyramid.authorization import ACLHelper
 from pyramid.config import Configurator
 from pyramid.request import Request
 
+from idx_server.model import networks
 from idx_server.model.errors import TooManyRequests
 from idx_server.model.indexes import ANONYMOUS, Index
 from idx_server.model.principals import (
@@ -68,7 +69,9 @@ def _decode_pair(value: str) -> tuple[str, str] | None:
 def client_address(auth: AuthService, request: Request) -> str:
     """Whom the login throttle counts ``request`` against: the connection's peer, or
     behind a trusted proxy (``trusted_proxies``) the client its X-Forwarded-For names."""
-    return auth.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"))
+    return networks.client_address(
+        request.remote_addr or "", request.headers.get("X-Forwarded-For"), auth.trusted_proxies
+    )
 
 
 class IdxSecurityPolicy:

@@ -192,6 +192,11 @@ class MirrorService:
         self.client.close()
 
     # -- configuration ---------------------------------------------------------------------
+    def _upstream_wait(self) -> float:
+        """How long a request waits for another's upstream request (a connection and an
+        answer, plus a margin) before it looks for itself."""
+        return self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5
+
     def is_offline(self, index: Index) -> bool:
         return self.settings.offline or bool(index.config.get("mirror_offline"))
 
@@ -236,7 +241,7 @@ class MirrorService:
         if patience is None:
             flight, leads = self._flights.join(key)
             if flight is not None and not leads:
-                flight.wait(self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5)
+                flight.wait(self._upstream_wait())
                 return flight.outcome or self._state_after_wait(index, project)
             state: str | None = None
             try:
@@ -469,9 +474,7 @@ class MirrorService:
         if leader:
             download.open()  # raises what upstream answered instead of the file
             return _LeaderStream(download)
-        download.wait_started(
-            self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5
-        )
+        download.wait_started(self._upstream_wait())
         return _ReaderStream(download)
 
     def _file_stored(self, index: Index, file: DistFile, sha256: str, size: int) -> None:
@@ -545,7 +548,7 @@ class MirrorService:
                 return self._fetch_metadata(index, file, advertised)
             finally:
                 self._flights.end(key)
-        waiting.wait(self.settings.upstream_connect_timeout + self.settings.upstream_read_timeout + 5)
+        waiting.wait(self._upstream_wait())
         with self._metadata_lock:
             pending = self._metadata_files.get(file.id)
         if pending is not None:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from idx_server.model.errors import NotFound, TooManyRequests, Unauthorized
-from idx_server.model.networks import client_address
 from idx_server.model.users import User
 from idx_server.passwords import verify_password
 from idx_server.services.clock import now_iso
@@ -85,11 +84,6 @@ class AuthService:
         self.throttle = LoginThrottle()
         self._verified: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
-
-    def client_address(self, peer: str | None, forwarded_for: str | None) -> str:
-        """Whom the login throttle counts a request against: the connection's peer, or
-        behind a trusted proxy (``trusted_proxies``) the client its X-Forwarded-For names."""
-        return client_address(peer or "", forwarded_for, self.trusted_proxies)
 
     def check_password(self, user: User, password: str) -> bool:
         """Whether ``password`` is ``user``'s (argon2, with a short-lived cache of successes)."""

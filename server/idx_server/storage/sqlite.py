@@ -179,9 +179,8 @@ class SQLiteStore:
         #: Every thread's connection, with the thread (to close it once the thread ends).
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         #: Opened ahead of use (open_connections) or left by ended threads, for threads
-        #: without one yet; those of ended threads only while fewer than _spare_max are.
+        #: without one yet; those of ended threads only while fewer than SPARE_CONNECTIONS are.
         self._spare: list[sqlite3.Connection] = []
-        self._spare_max = SPARE_CONNECTIONS
         self._connections_lock = threading.Lock()
         self._closed = False
         #: Set when the database can only be read (its directory or disk is read-only):
@@ -244,13 +243,13 @@ class SQLiteStore:
             with self._connections_lock:
                 # Short-lived threads (a mirror download, a page revalidation) each took a
                 # connection: those of threads that have ended become spares for the next
-                # thread while fewer than _spare_max are left, the rest are closed, so that
+                # thread while fewer than SPARE_CONNECTIONS are left, the rest are closed, so that
                 # neither they nor their caches pile up (each may hold 2 MB of cache).
                 kept = []
                 for owner, other in self._connections:
                     if owner.is_alive():
                         kept.append((owner, other))
-                    elif len(self._spare) < self._spare_max and not other.in_transaction:
+                    elif len(self._spare) < SPARE_CONNECTIONS and not other.in_transaction:
                         self._spare.append(other)
                     else:
                         with contextlib.suppress(sqlite3.Error):

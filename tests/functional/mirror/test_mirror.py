@@ -208,10 +208,8 @@ class TestOutage:
         assert response.headers["X-Idx-Stale"] == "root/pypi"
 
 
-class TestSlowUpstream:
-    """A cached page due for revalidation waits at most upstream_stale_timeout for
-    upstream (1 s here), then is served as it is while the revalidation goes on in the
-    background; meanwhile other pages of that mirror do not wait at all."""
+class _SlowUpstream:
+    """What the tests of a slow upstream share: a stale timeout of 1 s, with retries."""
 
     @pytest.fixture
     def idx_settings_overrides(self, upstream):
@@ -228,6 +226,12 @@ class TestSlowUpstream:
         mapp.login_root()
         mapp.modify_index("root/pypi", ["mirror_cache_expiry=0"])
 
+    def _cached_and_due(self, mapp, upstream, name):
+        upstream.add(name, "1.0")
+        mapp.simple_json("root/pypi", name)
+        self._expire(mapp)
+        mapp.logout()
+
     @staticmethod
     def _timed(mapp, project):
         start = time.monotonic()
@@ -240,6 +244,12 @@ class TestSlowUpstream:
         while not mirror.flights_idle() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert mirror.flights_idle()
+
+
+class TestSlowUpstream(_SlowUpstream):
+    """A cached page due for revalidation waits at most upstream_stale_timeout for
+    upstream (1 s here), then is served as it is while the revalidation goes on in the
+    background; meanwhile other pages of that mirror do not wait at all."""
 
     def test_the_cached_page_is_served_and_revalidated_behind_it(self, mapp, upstream, idx_core):
         upstream.add("slowpoke", "1.0")
@@ -293,28 +303,10 @@ class TestSlowUpstream:
         assert mapp.simple_json("root/pypi", "forced").json["versions"] == ["1.0", "2.0"]
 
 
-class TestSlowUpstreamShapes:
+class TestSlowUpstreamShapes(_SlowUpstream):
     """However upstream is slow (5xx answered late and retried, Retry-After, a body that
     trickles in), a cached page waits upstream_stale_timeout at most; what is not slow (a
     dropped connection, a refused one) is neither waited for nor counted as slow."""
-
-    @pytest.fixture
-    def idx_settings_overrides(self, upstream):
-        return {"mirror_url": upstream.url, "upstream_stale_timeout": 1, "upstream_retries": 2}
-
-    @staticmethod
-    def _cached_and_due(mapp, upstream, name):
-        upstream.add(name, "1.0")
-        mapp.simple_json("root/pypi", name)
-        mapp.login_root()
-        mapp.modify_index("root/pypi", ["mirror_cache_expiry=0"])
-        mapp.logout()
-
-    @staticmethod
-    def _timed(mapp, project):
-        start = time.monotonic()
-        response = mapp.simple_json("root/pypi", project)
-        return response, time.monotonic() - start
 
     def test_slow_5xx_answers_retried(self, mapp, upstream):
         self._cached_and_due(mapp, upstream, "slow5xx")
@@ -373,7 +365,6 @@ class TestSlowUpstreamShapes:
         import socket
 
         from fakes import upstream as fake_module
-        from idx_server.mirror.service import MirrorService
 
         self._cached_and_due(mapp, upstream, "dropped")
         upstream.add("dropped", "2.0")
@@ -392,17 +383,15 @@ class TestSlowUpstreamShapes:
         response = mapp.simple_json("root/pypi", "dropped")
         assert "X-Idx-Stale" not in response.headers
         assert response.json["versions"] == ["1.0", "2.0"]
-        assert not idx_core.service(MirrorService)._slow
+        assert not self._mirror(idx_core)._slow
 
     def test_a_refused_connection_is_an_outage_not_slowness(self, mapp, upstream, idx_core, caplog):
-        from idx_server.mirror.service import MirrorService
-
         self._cached_and_due(mapp, upstream, "down")
         upstream.stop()
         response, took = self._timed(mapp, "down")
         assert response.headers["X-Idx-Stale"] == "root/pypi"
         assert took < 1
-        assert not idx_core.service(MirrorService)._slow
+        assert not self._mirror(idx_core)._slow
         assert "did not answer" not in caplog.text
 
     def test_an_explicit_refresh_behind_a_waiting_request_waits_for_upstream(self, mapp, upstream):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from idx_server.model.indexes import MIRROR, STAGE, new_config
 from idx_server.model.users import User
+from idx_server.storage import sqlite as sqlite_module
 from idx_server.storage.sqlite import SQLiteStore
 
 
@@ -188,7 +189,7 @@ def test_the_upstream_list_can_be_read_without_its_names(store):
     assert list(full.lines()) == ["a-b\tA_B", "c"]
 
 
-def test_connections_of_ended_threads_are_reused_then_closed(store):
+def test_connections_of_ended_threads_are_reused_then_closed(store, monkeypatch):
     def use() -> None:
         assert store.get_user("nobody") is None
         used.append(store._conn())
@@ -202,7 +203,7 @@ def test_connections_of_ended_threads_are_reused_then_closed(store):
     counts = {name: value for name, _, value in store.memory_metrics()}
     assert counts["idx_sqlite_connections"] == 2  # the opening thread's and that one
 
-    store._spare_max = 1
+    monkeypatch.setattr(sqlite_module, "SPARE_CONNECTIONS", 1)
     barrier = threading.Barrier(3)
     used.clear()
 
