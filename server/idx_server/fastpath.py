@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name
 from pyramid.request import Request
 
 from idx_server.accesslog import AccessLog
-from idx_server.filebody import file_body
+from idx_server.filebody import file_body, streamed_body
 from idx_server.model.errors import IdxError
 from idx_server.model.indexes import ANONYMOUS, Index
 from idx_server.render.headers import (
@@ -247,7 +247,7 @@ class FastPath:
         except IdxError as exc:
             return _error(environ, exc)
         headers = streamed_file_headers(location.file.filename, stream.content_type, stream.size)
-        return "200 OK", headers, stream
+        return "200 OK", headers, streamed_body(environ, stream, stream.size)
 
 
 def _error(environ: dict[str, Any], exc: IdxError) -> Answer:

@@ -1,4 +1,4 @@
-"""Big stored files through waitress without a fresh buffer per chunk.
+"""Files through waitress without copying them into fresh buffers.
 
 waitress sends a ``wsgi.file_wrapper`` body by reading a chunk as large as the socket's
 send buffer (4 MiB on Linux loopback), sending it and reading the next: every chunk is
@@ -6,10 +6,17 @@ a new 4 MiB ``bytes``, allocated, faulted in and freed. For a big file this wrap
 reads into one buffer of its own, reused for every chunk (the chunk is copied into the
 socket before the next read). Small files keep waitress's reads: a buffer of their
 size would cost more than it saves.
+
+A file streamed from upstream while it is cached (a body of chunks, not a file) would be
+copied by waitress, chunk after chunk, into its output buffer and out of it again: 0.27
+ms of CPU per 256 KiB chunk, a fifth of the server's CPU in a cold install. Each chunk
+is handed over instead as a file-like buffer of its own, which waitress queues as it is
+and sends from (``streamed_body``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import IO, Any
 
 from waitress.buffers import ReadOnlyFileBasedBuffer
@@ -52,3 +59,68 @@ def file_body(environ: dict[str, Any], handle: IO[bytes], block_size: int) -> An
     if wrapper is ReadOnlyFileBasedBuffer:
         return FileBody(handle, block_size)
     return wrapper(handle, block_size) if wrapper is not None else None
+
+
+class _Chunk(ReadOnlyFileBasedBuffer):  # type: ignore[misc]
+    """One chunk of a streamed body. waitress's channel queues a file buffer as it is,
+    sends from it and skips what the socket took; this one is the chunk's own bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self._view = memoryview(data)
+        self.remain = len(data)
+
+    def __len__(self) -> int:
+        return self.remain
+
+    def __bool__(self) -> bool:
+        return self.remain > 0
+
+    def __getitem__(self, part: slice) -> _Chunk:
+        # waitress's task cuts a body at its Content-Length, as it would cut bytes
+        start, stop, _ = part.indices(self.remain)
+        if (start, stop) == (0, self.remain):
+            return self
+        return _Chunk(bytes(self._view[start:stop]))
+
+    def get(self, numbytes: int = -1, skip: bool = False) -> memoryview:
+        if numbytes < 0 or numbytes > self.remain:
+            numbytes = self.remain
+        part = self._view[:numbytes]
+        if skip:
+            self.skip(numbytes)
+        return part
+
+    def skip(self, numbytes: int, allow_prune: bool = False) -> None:
+        self._view = self._view[numbytes:]
+        self.remain = len(self._view)
+
+    def close(self) -> None:
+        pass  # nothing open: the bytes go with the last reference
+
+
+class _Chunks:
+    """A streamed body whose chunks are :class:`_Chunk`; closing it closes the body."""
+
+    def __init__(self, body: Iterable[bytes]) -> None:
+        self._body = body
+        self._iterator = iter(body)
+
+    def __iter__(self) -> _Chunks:
+        return self
+
+    def __next__(self) -> _Chunk:
+        return _Chunk(next(self._iterator))
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+
+
+def streamed_body(environ: dict[str, Any], body: Iterable[bytes], size: int | None) -> Iterable[bytes]:
+    """The response body for chunks streamed with a known size: each chunk handed to
+    waitress uncopied; ``body`` itself under other servers, or without a Content-Length
+    (waitress then frames each chunk itself, and needs bytes)."""
+    if size is not None and environ.get("wsgi.file_wrapper") is ReadOnlyFileBasedBuffer:
+        return _Chunks(body)
+    return body

@@ -294,6 +294,46 @@ def test_a_big_cached_file_comes_back_whole(server, upstream):
         assert response.read() == big.dist.content[start:]
 
 
+def test_a_first_download_reaches_a_slow_reader_whole(server, upstream):
+    """A file streamed from upstream while it is cached goes to waitress chunk by chunk,
+    uncopied (idx_server.filebody.streamed_body): a client with a small receive buffer
+    that starts reading late, so most chunks go out in pieces from waitress's queue, gets
+    every byte in order, and the next response on the same connection is framed right."""
+    import base64
+    import socket
+    from urllib.parse import urlsplit
+
+    noise = base64.b64encode(os.urandom(4_500_000)).decode()
+    (big,) = upstream.add("slowreader", "1.0", code=f"DATA = '{noise}'\n")
+    page = f"{server.url}/root/pypi/+simple/slowreader/"
+    with urllib.request.urlopen(
+        urllib.request.Request(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    ) as response:
+        url = urljoin(page, json.load(response)["files"][0]["url"])
+    parts = urlsplit(url)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sock.settimeout(30)
+    with sock:
+        sock.connect((parts.hostname, parts.port))
+        request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+        sock.sendall(request)
+        time.sleep(1)  # let every buffer on the way fill up
+        stream = sock.makefile("rb")
+        for _ in range(2):  # the file from upstream, then from the cache on the same connection
+            assert stream.readline().startswith(b"HTTP/1.1 200 ")
+            headers = {}
+            while (line := stream.readline()) != b"\r\n":
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = bytearray()
+            while len(body) < int(headers["content-length"]):
+                body += stream.read(min(16384, int(headers["content-length"]) - len(body)))
+            assert hashlib.sha256(body).hexdigest() == big.dist.sha256
+            sock.sendall(request)
+    assert upstream.file_requests(big.filename) == 1
+
+
 def test_a_first_download_whose_client_leaves_is_still_cached(server, upstream):
     """The first request for a file downloads it while sending it; when that client
     hangs up halfway, the server finishes the download anyway: the next request is

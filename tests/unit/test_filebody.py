@@ -1,18 +1,20 @@
-"""FileBody: waitress's file wrapper with one reused buffer for big files. Driven here as
-waitress's channel drives it: get a chunk, send part of it, skip what was sent."""
+"""FileBody, waitress's file wrapper with one reused buffer for big files, and the
+uncopied chunks of a streamed body. Driven here as waitress's channel drives them: get
+a chunk, send part of it, skip what was sent."""
 
 from __future__ import annotations
 
 import io
 import os
 import random
+from typing import Any
 
 import pytest
-from idx_server.filebody import REUSE_FROM, FileBody, file_body
+from idx_server.filebody import REUSE_FROM, FileBody, file_body, streamed_body
 from waitress.buffers import ReadOnlyFileBasedBuffer
 
 
-def drain(body: FileBody, chunk: int, rng: random.Random) -> bytes:
+def drain(body: Any, chunk: int, rng: random.Random) -> bytes:
     out = bytearray()
     while len(body) > 0:
         data = body.get(chunk)
@@ -54,3 +56,58 @@ def test_waitress_gets_this_wrapper_and_other_servers_their_own():
 
     assert isinstance(file_body({"wsgi.file_wrapper": Other}, handle, 8), Other)
     assert file_body({}, handle, 8) is None
+
+
+class Closable:
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.closed = False
+
+    def __iter__(self) -> Any:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+WAITRESS = {"wsgi.file_wrapper": ReadOnlyFileBasedBuffer}
+
+
+def test_streamed_chunks_are_sent_whole_and_in_order_however_the_socket_takes_them():
+    chunks = [os.urandom(n) for n in (1, 256 * 1024, 0, 77_777)]
+    body = streamed_body(WAITRESS, Closable(chunks), sum(map(len, chunks)))
+    rng = random.Random(7)
+    sent = b""
+    for chunk in body:
+        assert isinstance(chunk, ReadOnlyFileBasedBuffer)  # waitress queues it uncopied
+        assert len(chunk) == len(chunk.get())
+        assert bool(chunk) == (len(chunk) > 0)
+        sent += drain(chunk, 65536, rng) if chunk else b""
+        assert len(chunk) == 0
+        assert not chunk
+    assert sent == b"".join(chunks)
+
+
+def test_a_streamed_chunk_is_cut_at_the_content_length_as_bytes_would_be():
+    data = os.urandom(1000)
+    body = streamed_body(WAITRESS, [data], 1000)
+    chunk = next(iter(body))
+    assert chunk[:1000] is chunk
+    assert chunk[:5000] is chunk
+    for part in (slice(None, 10), slice(None, 0), slice(None, -5)):
+        cut = chunk[part]
+        assert cut.get() == data[part]
+        assert len(cut) == len(data[part])
+    assert chunk.get(10, skip=True) == data[:10]
+    assert chunk.get() == data[10:]
+
+
+def test_streamed_bodies_are_closed_and_left_alone_where_waitress_cannot_take_them():
+    inner = Closable([b"abc"])
+    body = streamed_body(WAITRESS, inner, 3)
+    assert body is not inner
+    body.close()  # the client went away: the download must learn of it
+    assert inner.closed
+    assert streamed_body(WAITRESS, inner, None) is inner  # no length: waitress frames bytes
+    assert streamed_body({"wsgi.file_wrapper": object}, inner, 3) is inner
+    assert streamed_body({}, inner, 3) is inner

@@ -8,7 +8,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from idx_server.filebody import file_body
+from idx_server.filebody import file_body, streamed_body
 from idx_server.model.errors import NotFound, StorageUnavailable
 from idx_server.model.principals import DELETE, INDEX_MODIFY, READ, TOXRESULT_UPLOAD
 from idx_server.render.headers import file_headers, streamed_file_headers
@@ -97,7 +97,7 @@ def get_file(request: Request) -> Response:
         raise NotFound(f"{file.filename} has no content on {location.origin.full_name}")
     stream = service.stream_from_upstream(location)
     headers = streamed_file_headers(file.filename, stream.content_type, stream.size)
-    return Response(app_iter=stream, headerlist=headers)
+    return Response(app_iter=streamed_body(request.environ, stream, stream.size), headerlist=headers)
 
 
 @view_config(route_name="file_metadata", request_method="GET", permission=READ)
