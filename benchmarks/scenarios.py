@@ -47,7 +47,7 @@ class Plan:
 
 
 FULL = Plan(
-    cold_runs=3, warm_runs=5, wrk_runs=3, wrk_seconds=10, uploads=200, singles=20, upload_runs=3,
+    cold_runs=5, warm_runs=5, wrk_runs=3, wrk_seconds=10, uploads=200, singles=20, upload_runs=3,
     big_samples=30, big_upload_runs=5, root_samples=5, root_timeout=180, restarts=3,
 )  # fmt: skip
 QUICK = Plan(
