@@ -11,7 +11,7 @@ A file streamed from upstream while it is cached (a body of chunks, not a file) 
 copied by waitress, chunk after chunk, into its output buffer and out of it again: 0.27
 ms of CPU per 256 KiB chunk, a fifth of the server's CPU in a cold install. Each chunk
 is handed over instead as a file-like buffer of its own, which waitress queues as it is
-and sends from (``streamed_body``).
+and sends from (``streamed_body``), while little of the body waits for the client.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from waitress.buffers import ReadOnlyFileBasedBuffer
 
 #: Files at least this big get their own reused buffer.
 REUSE_FROM = 8 * 1024 * 1024
+#: How much of a streamed body may wait in memory for a slow client (waitress's own
+#: buffer goes to disk past 1 MiB, its default ``outbuf_overflow``).
+QUEUED_MAX = 1024 * 1024
 
 
 class FileBody(ReadOnlyFileBasedBuffer):  # type: ignore[misc]  # (waitress has no types)
@@ -95,23 +98,42 @@ class _Chunk(ReadOnlyFileBasedBuffer):  # type: ignore[misc]
         self.remain = len(self._view)
 
     def close(self) -> None:
-        pass  # nothing open: the bytes go with the last reference
+        # waitress closes what is queued when the client goes away, but the channel (and
+        # with it this buffer) may stay referenced until its thread serves again.
+        self._view = memoryview(b"")
+        self.remain = 0
 
 
 class _Chunks:
-    """A streamed body whose chunks are :class:`_Chunk`; closing it closes the body."""
+    """A streamed body whose chunks are :class:`_Chunk` while little of it waits to be
+    sent; closing it closes the body.
+
+    waitress copies bytes into a buffer that goes to a temp file past 1 MiB, but keeps a
+    queued chunk in memory until it is sent. So once more than ``QUEUED_MAX`` of this
+    body waits for a slow client, the next chunks are handed over as bytes (after the
+    queued ones, in order) and wait on disk: memory per connection stays bounded.
+    """
 
     def __init__(self, body: Iterable[bytes]) -> None:
         self._body = body
         self._iterator = iter(body)
+        self._queued: list[_Chunk] = []
 
     def __iter__(self) -> _Chunks:
         return self
 
-    def __next__(self) -> _Chunk:
-        return _Chunk(next(self._iterator))
+    def __next__(self) -> Any:
+        data = next(self._iterator)
+        # Sent chunks drop out (waitress's main thread skips what the socket took).
+        self._queued = [chunk for chunk in self._queued if chunk.remain]
+        if sum(chunk.remain for chunk in self._queued) >= QUEUED_MAX:
+            return data
+        chunk = _Chunk(data)
+        self._queued.append(chunk)
+        return chunk
 
     def close(self) -> None:
+        self._queued = []
         close = getattr(self._body, "close", None)
         if close is not None:
             close()
@@ -120,7 +142,11 @@ class _Chunks:
 def streamed_body(environ: dict[str, Any], body: Iterable[bytes], size: int | None) -> Iterable[bytes]:
     """The response body for chunks streamed with a known size: each chunk handed to
     waitress uncopied; ``body`` itself under other servers, or without a Content-Length
-    (waitress then frames each chunk itself, and needs bytes)."""
+    (waitress then frames each chunk itself, and needs bytes).
+
+    Under waitress the items of the returned body are not all ``bytes`` (PEP 3333 wants
+    bytes): it is for waitress alone, and a middleware must not read it.
+    """
     if size is not None and environ.get("wsgi.file_wrapper") is ReadOnlyFileBasedBuffer:
         return _Chunks(body)
     return body

@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 import pytest
-from idx_server.filebody import REUSE_FROM, FileBody, file_body, streamed_body
+from idx_server.filebody import QUEUED_MAX, REUSE_FROM, FileBody, file_body, streamed_body
 from waitress.buffers import ReadOnlyFileBasedBuffer
 
 
@@ -111,3 +111,27 @@ def test_streamed_bodies_are_closed_and_left_alone_where_waitress_cannot_take_th
     assert streamed_body(WAITRESS, inner, None) is inner  # no length: waitress frames bytes
     assert streamed_body({"wsgi.file_wrapper": object}, inner, 3) is inner
     assert streamed_body({}, inner, 3) is inner
+
+
+def test_a_closed_chunk_lets_go_of_its_bytes():
+    """waitress closes what is queued when the client goes away, and may keep the
+    channel (and the queue) until its thread serves again: the bytes must not stay."""
+    chunk = next(iter(streamed_body(WAITRESS, [os.urandom(1000)], 1000)))
+    chunk.close()
+    assert len(chunk) == 0
+    assert bytes(chunk.get()) == b""
+
+
+def test_past_a_megabyte_waiting_for_the_client_chunks_go_as_bytes():
+    """Bytes go to waitress's own buffer, which waits on disk; queued chunks wait in
+    memory. Once the client catches up, chunks are queued again."""
+    size = 256 * 1024
+    body = iter(streamed_body(WAITRESS, [os.urandom(size) for _ in range(12)], 12 * size))
+    queued = [next(body) for _ in range(QUEUED_MAX // size)]  # nothing sent yet
+    assert all(isinstance(item, ReadOnlyFileBasedBuffer) for item in queued)
+    assert isinstance(next(body), bytes)  # the client is behind: on to waitress's buffer
+    queued[0].skip(size)  # the socket took one chunk
+    assert isinstance(next(body), ReadOnlyFileBasedBuffer)
+    for item in queued:
+        item.skip(len(item))
+    assert all(isinstance(next(body), ReadOnlyFileBasedBuffer) for _ in range(3))

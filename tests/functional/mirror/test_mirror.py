@@ -129,6 +129,27 @@ class TestFiles:
             assert hashlib.sha256(body).hexdigest() == entry["hashes"]["sha256"]
         assert upstream.file_requests("once-1.0-py3-none-any.whl") == 1
 
+    @pytest.mark.parametrize("query", ["", "?via=view"])  # the fast path, then the view
+    def test_first_downloads_go_to_waitress_uncopied(self, mapp, upstream, query):
+        """Under waitress (its file wrapper in the environ), a first download's chunks are
+        buffers waitress queues as they are (idx_server.filebody.streamed_body)."""
+        from waitress.buffers import ReadOnlyFileBasedBuffer
+        from webob import Request
+
+        upstream.add("uncopied")
+        url, entry = file_url(mapp, "root/pypi", "uncopied", "uncopied-1.0-py3-none-any.whl")
+        request = Request.blank(url + query, environ={"wsgi.file_wrapper": ReadOnlyFileBasedBuffer})
+        status, _headers, body = request.call_application(mapp.app.app)
+        try:
+            items = list(body)
+        finally:
+            body.close()
+        assert status.startswith("200")
+        assert items
+        assert all(isinstance(item, ReadOnlyFileBasedBuffer) for item in items)
+        content = b"".join(bytes(item.get()) for item in items)
+        assert hashlib.sha256(content).hexdigest() == entry["hashes"]["sha256"]
+
     def test_corrupt_file_is_not_kept(self, mapp, upstream, idx_core, caplog):
         upstream.add("corrupt")
         upstream.file("corrupt-1.0-py3-none-any.whl").corrupt_with = b"x" * 2000
