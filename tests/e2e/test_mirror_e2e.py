@@ -88,6 +88,14 @@ def installed(venv: Path) -> dict[str, str]:
     return {p["name"]: p["version"] for p in json.loads(out)}
 
 
+def first_file_url(server, project: str) -> str:
+    """The absolute URL of the first file on ``project``'s root/pypi page (JSON)."""
+    page = f"{server.url}/root/pypi/+simple/{project}/"
+    request = urllib.request.Request(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(request) as response:
+        return urljoin(page, json.load(response)["files"][0]["url"])
+
+
 def api(
     server, method: str, path: str, body: object, auth: tuple[str, str] = ("root", ROOT_PASSWORD)
 ) -> dict:
@@ -172,12 +180,7 @@ def test_a_hanging_upstream_does_not_hang_installs(server, upstream, venv_factor
 def test_concurrent_first_downloads_share_one_upstream_request(server, upstream):
     (big,) = upstream.add("bigfile", "1.0", code="DATA = '" + "z" * 400_000 + "'\n")
     upstream.chunk_delay = 0.02
-    page_request = urllib.request.Request(
-        f"{server.url}/root/pypi/+simple/bigfile/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )
-    with urllib.request.urlopen(page_request) as response:
-        entry = json.load(response)["files"][0]
-    url = urljoin(f"{server.url}/root/pypi/+simple/bigfile/", entry["url"])
+    url = first_file_url(server, "bigfile")
     results: list[str] = []
 
     def fetch() -> None:
@@ -196,12 +199,7 @@ def test_concurrent_first_downloads_share_one_upstream_request(server, upstream)
 def test_corrupt_upstream_file_never_completes(server, upstream):
     (bad,) = upstream.add("badbytes", "1.0", code="DATA = '" + "q" * 100_000 + "'\n")
     bad.corrupt_with = bad.dist.content[:-10] + b"0123456789"
-    page_request = urllib.request.Request(
-        f"{server.url}/root/pypi/+simple/badbytes/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )
-    with urllib.request.urlopen(page_request) as response:
-        entry = json.load(response)["files"][0]
-    url = urljoin(f"{server.url}/root/pypi/+simple/badbytes/", entry["url"])
+    url = first_file_url(server, "badbytes")
     with pytest.raises(Exception):  # noqa: B017  - any failure; never a complete 200
         with urllib.request.urlopen(url, timeout=60) as response:
             response.read()
@@ -279,11 +277,7 @@ def test_a_big_cached_file_comes_back_whole(server, upstream):
     (big,) = upstream.add("hugefile", "1.0", code=f"DATA = '{noise}'\n")
     size = len(big.dist.content)
     assert size > REUSE_FROM
-    page = f"{server.url}/root/pypi/+simple/hugefile/"
-    with urllib.request.urlopen(
-        urllib.request.Request(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    ) as response:
-        url = urljoin(page, json.load(response)["files"][0]["url"])
+    url = first_file_url(server, "hugefile")
     for _ in range(2):  # streamed from upstream, then from disk
         with urllib.request.urlopen(url, timeout=60) as response:
             assert hashlib.sha256(response.read()).hexdigest() == big.dist.sha256
@@ -305,11 +299,7 @@ def test_a_first_download_reaches_a_slow_reader_whole(server, upstream):
 
     noise = base64.b64encode(os.urandom(4_500_000)).decode()
     (big,) = upstream.add("slowreader", "1.0", code=f"DATA = '{noise}'\n")
-    page = f"{server.url}/root/pypi/+simple/slowreader/"
-    with urllib.request.urlopen(
-        urllib.request.Request(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    ) as response:
-        url = urljoin(page, json.load(response)["files"][0]["url"])
+    url = first_file_url(server, "slowreader")
     parts = urlsplit(url)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
@@ -346,11 +336,7 @@ def test_a_first_download_whose_client_leaves_is_still_cached(server, upstream):
     noise = base64.b64encode(os.urandom(3_000_000)).decode()
     (big,) = upstream.add("leftbehind", "1.0", code=f"DATA = '{noise}'\n")
     upstream.chunk_delay = 0.01  # slow enough that the client leaves mid-way
-    page = f"{server.url}/root/pypi/+simple/leftbehind/"
-    with urllib.request.urlopen(
-        urllib.request.Request(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    ) as response:
-        url = urljoin(page, json.load(response)["files"][0]["url"])
+    url = first_file_url(server, "leftbehind")
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
         sock.sendall(f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
