@@ -91,7 +91,7 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
     import waitress.server
 
     from idx_server.app import build_core, initialize, make_app
-    from idx_server.housekeeping import Housekeeping, limit_malloc_arenas, pin_to_one_cpu
+    from idx_server.housekeeping import Housekeeping, limit_malloc_arenas, pin_to_one_cpu, schedule_as_batch
     from idx_server.mirror.upstream import redact_url
     from idx_server.services.files import FileService
     from idx_server.services.upload_form import MAX_FIELDS_SIZE
@@ -99,29 +99,37 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
     configure_logging(settings.log_level)
     limit_malloc_arenas()
     cpu = pin_to_one_cpu() if settings.pin_cpu else None
+    # The threads started from here to the server's creation (waitress's request threads,
+    # the stores' and the mirror's) inherit SCHED_BATCH; this, the main thread, gets the
+    # normal policy back before it starts serving.
+    batch = settings.batch_threads and schedule_as_batch(True)
     try:
-        core = build_core(settings, pm)
-        generated = initialize(core)
-    except IdxError as exc:
-        print(f"idx-server: {exc.message}", file=sys.stderr)
-        return 1
-    core.store.open_connections(settings.threads)
-    app = make_app(core)
-    server = waitress.server.create_server(
-        app,
-        host=settings.host,
-        port=settings.port,
-        threads=settings.threads,
-        connection_limit=settings.connection_limit,
-        # No more than the upload form accepts (the file plus its other fields): waitress
-        # buffers a body whole before idx sees it, so only this limit cuts one off early.
-        max_request_body_size=settings.max_upload_size + MAX_FIELDS_SIZE + 1,
-        channel_timeout=300,
-        ident="idx-server",
-        expose_tracebacks=False,
-        # X-Forwarded-For reaches idx, which believes it only from trusted_proxies.
-        clear_untrusted_proxy_headers=False,
-    )
+        try:
+            core = build_core(settings, pm)
+            generated = initialize(core)
+        except IdxError as exc:
+            print(f"idx-server: {exc.message}", file=sys.stderr)
+            return 1
+        core.store.open_connections(settings.threads)
+        app = make_app(core)
+        server = waitress.server.create_server(
+            app,
+            host=settings.host,
+            port=settings.port,
+            threads=settings.threads,
+            connection_limit=settings.connection_limit,
+            # No more than the upload form accepts (the file plus its other fields): waitress
+            # buffers a body whole before idx sees it, so only this limit cuts one off early.
+            max_request_body_size=settings.max_upload_size + MAX_FIELDS_SIZE + 1,
+            channel_timeout=300,
+            ident="idx-server",
+            expose_tracebacks=False,
+            # X-Forwarded-For reaches idx, which believes it only from trusted_proxies.
+            clear_untrusted_proxy_headers=False,
+        )
+    finally:
+        if batch:
+            schedule_as_batch(False)
     port = getattr(server, "effective_port", settings.port)
     host = getattr(server, "effective_host", settings.host)
     if generated:
@@ -135,6 +143,10 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
     if cpu is not None:
         logging.getLogger("idx.server").info(
             "threads run on CPU %d (pin_cpu; --no-pin-cpu turns it off)", cpu
+        )
+    if batch:
+        logging.getLogger("idx.server").info(
+            "request threads run under SCHED_BATCH (batch_threads; --no-batch-threads turns it off)"
         )
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -1,6 +1,7 @@
 """Periodic chores of a running server, on one background thread: persist mirror files'
 access times (for LRU eviction) and hand freed memory back to the system; and the
-process-wide tuning done once at start-up (malloc arenas, CPU pinning)."""
+process-wide tuning done once at start-up (malloc arenas, CPU pinning, the request
+threads' scheduling policy)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,32 @@ def pin_to_one_cpu() -> int | None:
         except OSError:  # a thread that just ended, or a mask the system refuses
             continue
     return cpu
+
+
+def schedule_as_batch(on: bool) -> bool:
+    """Linux: schedule the calling thread, and the threads it starts from then on, under
+    ``SCHED_BATCH`` (``on``) or back under the normal ``SCHED_OTHER``. True when it took
+    effect; False where there is no such policy or the system refuses it.
+
+    A woken ``SCHED_BATCH`` thread does not preempt the thread running on its CPU; it waits
+    until that one blocks. Request threads hand CPython's one interpreter lock to each other
+    all the time, and a request thread that preempted the holder could only wait for the
+    lock again: on the CPU the server is pinned to, that is two context switches for
+    nothing, every hand-off. Measured on the 2-core benchmark machine with a warm page
+    loaded by wrk: 9 context switches per request -> 4, 6,300 -> 7,800 requests/s, p99 6 ->
+    3 ms. The main thread keeps the normal policy, so that a request arriving while
+    another process runs on the CPU is read at once (with it under ``SCHED_BATCH`` too,
+    some wrk runs had a p99 of 40-100 ms).
+    """
+    setter = getattr(os, "sched_setscheduler", None)
+    policy = getattr(os, "SCHED_BATCH" if on else "SCHED_OTHER", None)
+    if setter is None or policy is None:
+        return False
+    try:
+        setter(0, policy, os.sched_param(0))
+    except OSError:
+        return False
+    return True
 
 
 def allowed_cpus() -> list[int] | None:

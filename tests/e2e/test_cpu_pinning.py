@@ -1,6 +1,8 @@
 """pin_cpu: the daemon runs every thread on one CPU by default (one interpreter lock,
 handed between threads without cross-CPU wake-ups), and on all of them with --no-pin-cpu.
-Read from the kernel's view of the running process (/proc/PID/task/*/status)."""
+batch_threads: its request threads run under SCHED_BATCH by default, its main thread
+under the normal policy; all under the normal one with --no-batch-threads. Read from the
+kernel's view of the running process (/proc/PID/task/*/status and stat)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,21 @@ def cpu_list(text: str) -> set[int]:
         first, _, last = part.partition("-")
         cpus.update(range(int(first), int(last or first) + 1))
     return cpus
+
+
+#: Linux's scheduling policies, as /proc/PID/task/TID/stat gives them (its 41st field).
+SCHED_OTHER, SCHED_BATCH = 0, 3
+
+
+def thread_policies(server: LiveServer) -> dict[int, int]:
+    """Each thread of the server: its scheduling policy."""
+    found = {}
+    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+        # The fields after the command name (in parentheses, which may hold spaces)
+        # start at the 3rd.
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        found[int(task.name)] = int(fields[41 - 3])
+    return found
 
 
 def serve_a_request(server: LiveServer) -> None:
@@ -76,3 +93,33 @@ def test_no_pin_cpu_leaves_every_cpu(tmp_path: Path) -> None:
     assert len(threads) > 5
     assert all(cpus == allowed for cpus in threads.values()), threads
     assert "threads run on CPU" not in server.log()
+
+
+def test_request_threads_run_under_sched_batch_by_default(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM, "--threads", "6", "--log-level", "info"
+    )
+    try:
+        serve_a_request(server)
+        policies = thread_policies(server)
+    finally:
+        assert server.stop() == 0, server.log()
+    pid = server.process.pid
+    assert policies.pop(pid) == SCHED_OTHER  # the main thread: accepts and reads requests
+    batch = [tid for tid, policy in policies.items() if policy == SCHED_BATCH]
+    assert len(batch) >= 6, policies  # waitress's 6 request threads, and the stores' threads
+    assert "request threads run under SCHED_BATCH (batch_threads" in server.log()
+
+
+def test_no_batch_threads_leaves_the_normal_policy(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM, "--no-batch-threads", "--log-level", "info"
+    )
+    try:
+        serve_a_request(server)
+        policies = thread_policies(server)
+    finally:
+        assert server.stop() == 0, server.log()
+    assert len(policies) > 5
+    assert set(policies.values()) == {SCHED_OTHER}, policies
+    assert "SCHED_BATCH" not in server.log()
