@@ -1,4 +1,5 @@
-"""Benchmark idx against its peers, one after the other, on the same data, on loopback.
+"""Benchmark idx against its peers, one after the other, on the same data, on loopback
+(the installs every peer in turn, run by run; the rest one peer after the other).
 
     python benchmarks/run.py              # the full run (about half an hour)
     python benchmarks/run.py --quick      # fewer, shorter runs (a few minutes)
@@ -158,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     upstream_service.start(ready_url)
     try:
+        available = [peer for peer in chosen if not versions[peer.name].startswith("unavailable")]
+        if "install" in plan.groups:
+            log("=== installs: every peer in turn, run by run")
+            scenarios.interleaved_installs(available, bench)
         for peer in chosen:
             if versions[peer.name].startswith("unavailable"):
                 for metric in report.METRICS:
@@ -172,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             if data is not None and not args.keep_data:
                 shutil.rmtree(data, ignore_errors=True)
     finally:
+        for peer in chosen:  # (the installs leave peers running, warm, for their turn)
+            peer.stop()
         upstream_service.stop()
 
     labels = {"uploads": str(plan.uploads), "singles": str(plan.singles)}

@@ -1,4 +1,6 @@
-"""The measurements, run against one peer at a time, in a fixed order.
+"""The measurements: the installs first, every peer in turn run by run
+(:func:`interleaved_installs`); then the other groups against one peer at a time, in a
+fixed order (:func:`measure_peer`).
 
 Each group catches its own failures: a peer that cannot do something gets "FAIL" with
 the reason in that row, and the run goes on.
@@ -58,6 +60,7 @@ QUICK = Plan(
 
 PAGE_PROJECT = "requests"
 TOOLS = ("pip", "uv")
+_SENT_NOTE = " requests reached the upstream during these runs"
 
 
 @dataclass
@@ -78,6 +81,8 @@ class Bench:
     time_limit_minutes: float = 0
     #: Seconds the upstream adds to every request (``--latency``).
     latency_s: float = 0.03
+    #: Requests that reached the upstream during a peer's warm measurements, per metric.
+    upstream_sent: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def expected_files(self) -> int:
@@ -98,8 +103,11 @@ class Bench:
         sent = self.upstream_requests() - before
         if sent:
             for key in keys:
+                total = self.upstream_sent.get((peer.name, key), 0) + sent
+                self.upstream_sent[(peer.name, key)] = total
                 result = self.results.get(peer.name, key)
-                result.note = result.note or f"{sent} requests reached the upstream during these runs"
+                if not result.note or result.note.endswith(_SENT_NOTE):
+                    result.note = f"{total}{_SENT_NOTE}"
 
 
 def measure_peer(peer: Peer, bench: Bench) -> None:
@@ -113,7 +121,7 @@ def measure_peer(peer: Peer, bench: Bench) -> None:
             results.not_applicable(peer.name, metric.key, reason)
     try:
         with _guard(peer, bench, "start", ("start_fresh",)):
-            if "install" not in plan.groups or _skipped(peer, bench, "pip_cold"):
+            if not peer.services and peer.name != "direct":  # (left running, warm, by the installs)
                 _start(peer, bench, fresh=True)
         for step, keys in STEPS:
             group = BY_KEY[keys[0]].group
@@ -190,36 +198,60 @@ def _install(tool: str, peer: Peer, bench: Bench, retries: int | None = None) ->
     return clients.uv_install(peer.index_url(), retries=retries)
 
 
-def cold_installs(peer: Peer, bench: Bench) -> None:
-    """Each run on a freshly started, empty mirror, the upstream slowed down like PyPI."""
-    for run in range(bench.plan.cold_runs):
-        for tool in TOOLS:
-            key = f"{tool}_cold"
-            if _skipped(peer, bench, key):
+def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
+    """The install group for every peer, run by run in turn (idx, devpi, ..., direct,
+    then idx again), so that the machine's drift over a run (its speed moves by 10% and
+    more within an hour, on this kind of VM) falls on every peer alike instead of on
+    whichever was measured in a slow spell, minutes away from the one it is compared with.
+
+    Cold: each run on a freshly started, empty mirror, the upstream slowed down like
+    PyPI, stopped after. Warm: every peer started and filled by one unmeasured install of
+    each kind, then the measured runs in turn; the peers are left running, warm, for
+    :func:`measure_peer`."""
+    for peer in peers:
+        for metric in METRICS:
+            if metric.group != "install":
                 continue
+            reason = peer.not_applicable.get(metric.group) or peer.metric_not_applicable.get(metric.key)
+            if reason:
+                bench.results.not_applicable(peer.name, metric.key, reason)
+    cold = [p for p in peers if not all(_skipped(p, bench, f"{tool}_cold") for tool in TOOLS)]
+    for run in range(bench.plan.cold_runs):
+        for peer in cold:
+            for tool in TOOLS:
+                key = f"{tool}_cold"
+                if _skipped(peer, bench, key) or _past_deadline(peer, bench, (key,)):
+                    continue
+                with _guard(peer, bench, key, (key,)):
+                    _start(peer, bench, fresh=True)
+                    bench.log(f"[{peer.name}] {key} {run + 1}/{bench.plan.cold_runs}")
+                    _record(peer, bench, key, _install(tool, peer, bench))
+            peer.stop()
+    warm = [p for p in peers if not all(_skipped(p, bench, f"{tool}_warm") for tool in TOOLS)]
+    for peer in warm:
+        with _guard(peer, bench, "warm-up", tuple(f"{tool}_warm" for tool in TOOLS)):
             _start(peer, bench, fresh=True)
-            bench.log(f"[{peer.name}] {key} {run + 1}/{bench.plan.cold_runs}")
-            _record(peer, bench, key, _install(tool, peer, bench))
-
-
-def warm_installs(peer: Peer, bench: Bench) -> None:
-    """After one unmeasured install of each kind has filled the cache."""
-    if not peer.services and peer.name != "direct":
-        _start(peer, bench, fresh=True)
-    for tool in TOOLS:
-        key = f"{tool}_warm"
-        if _skipped(peer, bench, key):
-            continue
-        warm_up = _install(tool, peer, bench)
-        if warm_up.error:
-            bench.results.fail(peer.name, key, f"warm-up install failed: {warm_up.error}")
-    with bench.counting_upstream(peer, ("pip_warm", "uv_warm")):
-        for run in range(bench.plan.warm_runs):
+            for tool in TOOLS:
+                warm_up = _install(tool, peer, bench)
+                if warm_up.error:
+                    bench.results.fail(peer.name, f"{tool}_warm", f"warm-up install failed: {warm_up.error}")
+    for run in range(bench.plan.warm_runs):
+        for peer in warm:
             for tool in TOOLS:
                 key = f"{tool}_warm"
-                if not _skipped(peer, bench, key):
+                if _skipped(peer, bench, key) or _past_deadline(peer, bench, (key,)):
+                    continue
+                with _guard(peer, bench, key, (key,)), bench.counting_upstream(peer, (key,)):
                     bench.log(f"[{peer.name}] {key} {run + 1}/{bench.plan.warm_runs}")
                     _record(peer, bench, key, _install(tool, peer, bench))
+
+
+def _past_deadline(peer: Peer, bench: Bench, keys: tuple[str, ...]) -> bool:
+    if time.monotonic() <= bench.deadline:
+        return False
+    for key in keys:
+        _fail_unmeasured(peer, bench, key, f"not run: time limit ({bench.time_limit_minutes:.0f} min)")
+    return True
 
 
 def _check_wrk(peer: Peer, bench: Bench, keys: tuple[str, ...], found: clients.WrkResult) -> bool:
@@ -512,8 +544,6 @@ def restarts(peer: Peer, bench: Bench) -> None:
 
 #: The steps in order, each with the metrics it measures.
 STEPS: tuple[tuple[Callable[[Peer, Bench], None], tuple[str, ...]], ...] = (
-    (cold_installs, ("pip_cold", "uv_cold")),
-    (warm_installs, ("pip_warm", "uv_warm")),
     (pages, ("html_rps", "html_p99", "json_rps", "json_p99")),
     (files, ("file_1mb", "file_100mb")),
     (uploads, ("upload_batch", "upload_rate", "upload_single")),
