@@ -81,7 +81,9 @@ def pin_to_one_cpu() -> int | None:
 def schedule_as_batch(on: bool) -> bool:
     """Linux: schedule the calling thread, and the threads it starts from then on, under
     ``SCHED_BATCH`` (``on``) or back under the normal ``SCHED_OTHER``. True when it took
-    effect; False where there is no such policy or the system refuses it.
+    effect; False where there is no such policy, the system refuses it, or (``on``) the
+    thread runs under another policy than the normal one (``chrt`` at start-up): that
+    choice is left alone.
 
     A woken ``SCHED_BATCH`` thread does not preempt the thread running on its CPU; it waits
     until that one blocks. Request threads hand CPython's one interpreter lock to each other
@@ -98,6 +100,8 @@ def schedule_as_batch(on: bool) -> bool:
     if setter is None or policy is None:
         return False
     try:
+        if on and os.sched_getscheduler(0) != os.SCHED_OTHER:
+            return False  # a policy chosen for the server when it was started: left as it is
         setter(0, policy, os.sched_param(0))
     except OSError:
         return False
