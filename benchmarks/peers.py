@@ -69,6 +69,15 @@ class Peer:
             service.stop()
         self.services = []
 
+    def pause(self) -> None:
+        """Hold the peer's processes while others are measured (see ``Service.pause``)."""
+        for service in self.services:
+            service.pause()
+
+    def resume(self) -> None:
+        for service in self.services:
+            service.resume()
+
     def data_dir(self) -> Path | None:
         return None
 

@@ -101,12 +101,27 @@ class Service:
             peak += int(fields.get("VmHWM", "0 kB").split()[0])
         return Memory(rss / 1024, peak / 1024)
 
+    def pause(self) -> None:
+        """Stop the service's processes (SIGSTOP) where they are: a peer waiting for its
+        turn takes no CPU from the one measured (devpi, idle, wakes up for some 40 ms of
+        CPU every 10 s), and keeps its memory and its listening socket."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+
     def stop(self, timeout: float = 20.0) -> None:
         if self.process is None:
             return
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
+                os.killpg(self.process.pid, signal.SIGCONT)  # (a paused one gets it only now)
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)

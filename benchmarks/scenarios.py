@@ -121,7 +121,9 @@ def measure_peer(peer: Peer, bench: Bench) -> None:
             results.not_applicable(peer.name, metric.key, reason)
     try:
         with _guard(peer, bench, "start", ("start_fresh",)):
-            if not peer.services and peer.name != "direct":  # (left running, warm, by the installs)
+            if peer.services:  # left paused, warm, by the installs
+                peer.resume()
+            elif peer.name != "direct":
                 _start(peer, bench, fresh=True)
         for step, keys in STEPS:
             group = BY_KEY[keys[0]].group
@@ -206,8 +208,9 @@ def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
 
     Cold: each run on a freshly started, empty mirror, the upstream slowed down like
     PyPI, stopped after. Warm: every peer started and filled by one unmeasured install of
-    each kind, then the measured runs in turn; the peers are left running, warm, for
-    :func:`measure_peer`."""
+    each kind, then the measured runs in turn, every other peer paused (SIGSTOP) meanwhile;
+    the peers are left paused, warm, for :func:`measure_peer`, which resumes each in its
+    turn."""
     for peer in peers:
         for metric in METRICS:
             if metric.group != "install":
@@ -235,8 +238,10 @@ def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
                 warm_up = _install(tool, peer, bench)
                 if warm_up.error:
                     bench.results.fail(peer.name, f"{tool}_warm", f"warm-up install failed: {warm_up.error}")
+        peer.pause()  # only the peer measured runs (see Service.pause)
     for run in range(bench.plan.warm_runs):
         for peer in warm:
+            peer.resume()
             for tool in TOOLS:
                 key = f"{tool}_warm"
                 if _skipped(peer, bench, key) or _past_deadline(peer, bench, (key,)):
@@ -244,6 +249,7 @@ def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
                 with _guard(peer, bench, key, (key,)), bench.counting_upstream(peer, (key,)):
                     bench.log(f"[{peer.name}] {key} {run + 1}/{bench.plan.warm_runs}")
                     _record(peer, bench, key, _install(tool, peer, bench))
+            peer.pause()
 
 
 def _past_deadline(peer: Peer, bench: Bench, keys: tuple[str, ...]) -> bool:
