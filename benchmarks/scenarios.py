@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,13 +112,8 @@ class Bench:
 
 def measure_peer(peer: Peer, bench: Bench) -> None:
     """Every selected measurement that applies to ``peer``; leaves it stopped."""
-    plan, results = bench.plan, bench.results
-    for metric in METRICS:
-        if metric.group not in plan.groups:
-            continue
-        reason = peer.not_applicable.get(metric.group) or peer.metric_not_applicable.get(metric.key)
-        if reason:
-            results.not_applicable(peer.name, metric.key, reason)
+    plan = bench.plan
+    _mark_not_applicable(peer, bench, plan.groups)
     try:
         with _guard(peer, bench, "start", ("start_fresh",)):
             if peer.services:  # left paused, warm, by the installs
@@ -129,11 +124,7 @@ def measure_peer(peer: Peer, bench: Bench) -> None:
             group = BY_KEY[keys[0]].group
             if group not in plan.groups or group in peer.not_applicable:
                 continue
-            if time.monotonic() > bench.deadline:
-                for key in keys:
-                    _fail_unmeasured(
-                        peer, bench, key, f"not run: time limit ({bench.time_limit_minutes:.0f} min)"
-                    )
+            if _past_deadline(peer, bench, keys):
                 continue
             with _guard(peer, bench, step.__name__, keys):
                 step(peer, bench)
@@ -212,12 +203,7 @@ def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
     the peers are left paused, warm, for :func:`measure_peer`, which resumes each in its
     turn."""
     for peer in peers:
-        for metric in METRICS:
-            if metric.group != "install":
-                continue
-            reason = peer.not_applicable.get(metric.group) or peer.metric_not_applicable.get(metric.key)
-            if reason:
-                bench.results.not_applicable(peer.name, metric.key, reason)
+        _mark_not_applicable(peer, bench, {"install"})
     cold = [p for p in peers if not all(_skipped(p, bench, f"{tool}_cold") for tool in TOOLS)]
     for run in range(bench.plan.cold_runs):
         for peer in cold:
@@ -250,6 +236,16 @@ def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
                     bench.log(f"[{peer.name}] {key} {run + 1}/{bench.plan.warm_runs}")
                     _record(peer, bench, key, _install(tool, peer, bench))
             peer.pause()
+
+
+def _mark_not_applicable(peer: Peer, bench: Bench, groups: Collection[str]) -> None:
+    """n/a, with the peer's reason, on every metric of ``groups`` that does not apply to it."""
+    for metric in METRICS:
+        if metric.group not in groups:
+            continue
+        reason = peer.not_applicable.get(metric.group) or peer.metric_not_applicable.get(metric.key)
+        if reason:
+            bench.results.not_applicable(peer.name, metric.key, reason)
 
 
 def _past_deadline(peer: Peer, bench: Bench, keys: tuple[str, ...]) -> bool:

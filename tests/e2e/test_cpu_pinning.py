@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from idx_server.testing import UNREACHABLE_UPSTREAM, LiveServer, start_server
+
+T = TypeVar("T")
 
 pytestmark = [
     pytest.mark.slow,
@@ -60,14 +64,21 @@ def serve_a_request(server: LiveServer) -> None:
         assert response.status == 200
 
 
-def test_every_thread_runs_on_one_cpu_by_default(tmp_path: Path) -> None:
-    allowed = os.sched_getaffinity(0)
-    server = start_server(tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM, "--log-level", "info")
+def read_while_serving(tmp_path: Path, read: Callable[[LiveServer], T], *args: str) -> tuple[T, LiveServer]:
+    """Start the daemon with ``args``, serve one request, ``read`` the running process,
+    stop it (cleanly): what was read, and the (stopped) server for its log and pid."""
+    server = start_server(tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM, *args)
     try:
         serve_a_request(server)
-        threads = thread_cpus(server)
+        found = read(server)
     finally:
         assert server.stop() == 0, server.log()
+    return found, server
+
+
+def test_every_thread_runs_on_one_cpu_by_default(tmp_path: Path) -> None:
+    allowed = os.sched_getaffinity(0)
+    threads, server = read_while_serving(tmp_path, thread_cpus, "--log-level", "info")
     assert len(threads) > 5  # the main thread, waitress's workers, housekeeping
     masks = {frozenset(cpus) for cpus in threads.values()}
     assert len(masks) == 1, threads
@@ -84,26 +95,14 @@ def test_every_thread_runs_on_one_cpu_by_default(tmp_path: Path) -> None:
 
 def test_no_pin_cpu_leaves_every_cpu(tmp_path: Path) -> None:
     allowed = os.sched_getaffinity(0)
-    server = start_server(tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM, "--no-pin-cpu")
-    try:
-        serve_a_request(server)
-        threads = thread_cpus(server)
-    finally:
-        assert server.stop() == 0, server.log()
+    threads, server = read_while_serving(tmp_path, thread_cpus, "--no-pin-cpu")
     assert len(threads) > 5
     assert all(cpus == allowed for cpus in threads.values()), threads
     assert "threads run on CPU" not in server.log()
 
 
 def test_request_threads_run_under_sched_batch_by_default(tmp_path: Path) -> None:
-    server = start_server(
-        tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM, "--threads", "6", "--log-level", "info"
-    )
-    try:
-        serve_a_request(server)
-        policies = thread_policies(server)
-    finally:
-        assert server.stop() == 0, server.log()
+    policies, server = read_while_serving(tmp_path, thread_policies, "--threads", "6", "--log-level", "info")
     pid = server.process.pid
     assert policies.pop(pid) == SCHED_OTHER  # the main thread: accepts and reads requests
     batch = [tid for tid, policy in policies.items() if policy == SCHED_BATCH]
@@ -112,14 +111,9 @@ def test_request_threads_run_under_sched_batch_by_default(tmp_path: Path) -> Non
 
 
 def test_no_batch_threads_leaves_the_normal_policy(tmp_path: Path) -> None:
-    server = start_server(
-        tmp_path / "srv", "--mirror-url", UNREACHABLE_UPSTREAM, "--no-batch-threads", "--log-level", "info"
+    policies, server = read_while_serving(
+        tmp_path, thread_policies, "--no-batch-threads", "--log-level", "info"
     )
-    try:
-        serve_a_request(server)
-        policies = thread_policies(server)
-    finally:
-        assert server.stop() == 0, server.log()
     assert len(policies) > 5
     assert set(policies.values()) == {SCHED_OTHER}, policies
     assert "SCHED_BATCH" not in server.log()
