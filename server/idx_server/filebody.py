@@ -2,10 +2,16 @@
 
 waitress sends a ``wsgi.file_wrapper`` body by reading a chunk as large as the socket's
 send buffer (4 MiB on Linux loopback), sending it and reading the next: every chunk is
-a new 4 MiB ``bytes``, allocated, faulted in and freed. For a big file this wrapper
-reads into one buffer of its own, reused for every chunk (the chunk is copied into the
-socket before the next read). Small files keep waitress's reads: a buffer of their
-size would cost more than it saves.
+a new ``bytes``, allocated, faulted in, filled from the page cache and freed, and then
+copied again into the socket. A file of ``MAP_FROM`` bytes or more is sent from a
+read-only memory map of it instead, a window of ``MAP_WINDOW`` at a time: the socket
+copies straight from the page cache, once. On this 2-core VM a 100 MB file goes out at
+3.5-3.9 GiB/s against 2.9 with a reused buffer, and 1 MB files at 16 connections at 2.25
+against 1.8 (wrk, ``benchmarks/``). Below ``MAP_FROM`` mapping costs more than it saves
+(a 62 KB file: 350 MiB/s mapped, 470 read). Blobs are written to a temporary file and
+renamed into place, never changed in place, so a mapped file does not shrink under the
+map. ``os.sendfile`` was slower still (2.3 GiB/s): the receiving client then copies
+from page-cache pages its CPU has not touched.
 
 A file streamed from upstream while it is cached (a body of chunks, not a file) would be
 copied by waitress, chunk after chunk, into its output buffer and out of it again: 0.27
@@ -16,43 +22,68 @@ and sends from (``streamed_body``), while little of the body waits for the clien
 
 from __future__ import annotations
 
+import io
+import mmap
 from collections.abc import Iterable
 from typing import IO, Any
 
 from waitress.buffers import ReadOnlyFileBasedBuffer
 
-#: Files at least this big get their own reused buffer.
-REUSE_FROM = 8 * 1024 * 1024
+#: Files at least this big are sent from a memory map.
+MAP_FROM = 384 * 1024
+#: How much of a file is mapped at a time: what a download adds to the server's RSS.
+MAP_WINDOW = 8 * 1024 * 1024
 #: How much of a streamed body may wait in memory for a slow client (waitress's own
 #: buffer goes to disk past 1 MiB, its default ``outbuf_overflow``).
 QUEUED_MAX = 1024 * 1024
 
 
 class FileBody(ReadOnlyFileBasedBuffer):  # type: ignore[misc]  # (waitress has no types)
-    """waitress's file wrapper (its channel sends it as a file) with a reused buffer."""
+    """waitress's file wrapper (its channel sends it as a file), sending a big file from
+    a memory map of it. A file that cannot be mapped (no descriptor, a filesystem
+    without mmap) is read as waitress reads it."""
 
     def __init__(self, file: IO[bytes], block_size: int = 32768) -> None:
         super().__init__(file, block_size)
-        self._buffer: bytearray | None = None
+        self._window: memoryview | None = None
+        self._window_start = 0
 
     def prepare(self, size: int | None = None) -> int:
         remain: int = super().prepare(size)
-        if remain >= REUSE_FROM and hasattr(self.file, "readinto"):
-            self._buffer = bytearray()
+        if remain >= MAP_FROM:
+            try:
+                self._map(self.file.tell())
+            except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+                self._window = None
         return remain
 
+    def _map(self, position: int) -> memoryview:
+        start = position - position % mmap.ALLOCATIONGRANULARITY
+        size = min(MAP_WINDOW, position + self.remain - start)
+        mapped = mmap.mmap(self.file.fileno(), size, offset=start, access=mmap.ACCESS_READ)
+        # The previous window is unmapped once the channel drops its last chunk of it.
+        self._window = memoryview(mapped)
+        self._window_start = start
+        return self._window
+
     def get(self, numbytes: int = -1, skip: bool = False) -> Any:
-        if self._buffer is None or skip:
+        window = self._window
+        if window is None or skip:
             return super().get(numbytes, skip)
         if numbytes < 0 or numbytes > self.remain:
             numbytes = self.remain
-        if len(self._buffer) < numbytes:
-            self._buffer = bytearray(numbytes)
-        position = self.file.tell()
-        view = memoryview(self._buffer)[:numbytes]
-        read = self.file.readinto(view)
-        self.file.seek(position)  # waitress skips what the socket took
-        return view[:read]
+        if numbytes == 0:
+            return b""
+        position = self.file.tell()  # waitress skips (seeks past) what the socket took
+        offset = position - self._window_start
+        if not 0 <= offset < len(window):
+            window = self._map(position)
+            offset = position - self._window_start
+        return window[offset : offset + numbytes]
+
+    def close(self) -> None:
+        self._window = None
+        super().close()
 
 
 def file_body(environ: dict[str, Any], handle: IO[bytes], block_size: int) -> Any:

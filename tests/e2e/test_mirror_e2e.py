@@ -267,22 +267,23 @@ def test_offline_server_never_contacts_upstream(tmp_path, upstream, venv_factory
 
 
 def test_a_big_cached_file_comes_back_whole(server, upstream):
-    """Over 8 MiB a cached file is sent through a reused buffer (idx_server.filebody):
-    every byte, in order, whole and by range, from the running server."""
+    """A big cached file is sent from a memory map, window after window
+    (idx_server.filebody): every byte, in order, whole and by range, from the running
+    server."""
     import base64
 
-    from idx_server.filebody import REUSE_FROM
+    from idx_server.filebody import MAP_WINDOW
 
-    noise = base64.b64encode(os.urandom(REUSE_FROM)).decode()  # barely compressible
+    noise = base64.b64encode(os.urandom(MAP_WINDOW)).decode()  # barely compressible
     (big,) = upstream.add("hugefile", "1.0", code=f"DATA = '{noise}'\n")
     size = len(big.dist.content)
-    assert size > REUSE_FROM
+    assert size > MAP_WINDOW
     url = first_file_url(server, "hugefile")
     for _ in range(2):  # streamed from upstream, then from disk
         with urllib.request.urlopen(url, timeout=60) as response:
             assert hashlib.sha256(response.read()).hexdigest() == big.dist.sha256
     assert upstream.file_requests(big.filename) == 1
-    start = size - REUSE_FROM // 2
+    start = size - MAP_WINDOW // 2
     request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"})
     with urllib.request.urlopen(request, timeout=60) as response:
         assert response.read() == big.dist.content[start:]

@@ -1,4 +1,4 @@
-"""FileBody, waitress's file wrapper with one reused buffer for big files, and the
+"""FileBody, waitress's file wrapper sending big files from a memory map, and the
 uncopied chunks of a streamed body. Driven here as waitress's channel drives them: get
 a chunk, send part of it, skip what was sent."""
 
@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 import pytest
-from idx_server.filebody import QUEUED_MAX, REUSE_FROM, FileBody, file_body, streamed_body
+from idx_server.filebody import MAP_FROM, MAP_WINDOW, QUEUED_MAX, FileBody, file_body, streamed_body
 from waitress.buffers import ReadOnlyFileBasedBuffer
 
 
@@ -24,7 +24,10 @@ def drain(body: Any, chunk: int, rng: random.Random) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.parametrize("size", [0, 1000, REUSE_FROM - 1, REUSE_FROM, REUSE_FROM + 12345])
+SIZES = [0, 1000, MAP_FROM - 1, MAP_FROM, MAP_WINDOW, 2 * MAP_WINDOW + 12345]
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_every_byte_once_in_order(tmp_path, size):
     content = os.urandom(size)
     path = tmp_path / "blob"
@@ -32,18 +35,62 @@ def test_every_byte_once_in_order(tmp_path, size):
     with path.open("rb") as handle:
         body = FileBody(handle, 32768)
         assert body.prepare() == size
+        assert (body._window is not None) == (size >= MAP_FROM)
         assert drain(body, 4 * 1024 * 1024, random.Random(size)) == content
-        assert (body._buffer is not None) == (size >= REUSE_FROM)
+
+
+def test_no_more_than_one_window_is_mapped_at_a_time(tmp_path, monkeypatch):
+    content = os.urandom(3 * MAP_WINDOW + 5)
+    path = tmp_path / "blob"
+    path.write_bytes(content)
+    windows = []
+    with path.open("rb") as handle:
+        body = FileBody(handle)
+        real_map = body._map
+
+        def map_and_note(position: int) -> memoryview:
+            window = real_map(position)
+            windows.append((body._window_start, len(window)))
+            return window
+
+        monkeypatch.setattr(body, "_map", map_and_note)
+        body.prepare()
+        assert drain(body, 4 * 1024 * 1024, random.Random(3)) == content
+    assert len(windows) == 4
+    assert all(size <= MAP_WINDOW for _, size in windows)
+    assert windows[0][0] == 0
+    assert windows[-1][0] + windows[-1][1] == len(content)
 
 
 def test_a_content_length_shorter_than_the_file_is_respected(tmp_path):
-    content = os.urandom(REUSE_FROM + 100)
+    content = os.urandom(MAP_WINDOW + 100)
     path = tmp_path / "blob"
     path.write_bytes(content)
     with path.open("rb") as handle:
         body = FileBody(handle)
-        assert body.prepare(REUSE_FROM + 10) == REUSE_FROM + 10
-        assert drain(body, 1 << 20, random.Random(1)) == content[: REUSE_FROM + 10]
+        assert body.prepare(MAP_WINDOW + 10) == MAP_WINDOW + 10
+        assert drain(body, 1 << 20, random.Random(1)) == content[: MAP_WINDOW + 10]
+
+
+def test_a_file_that_cannot_be_mapped_is_read(tmp_path):
+    content = os.urandom(MAP_FROM + 100)
+    body = FileBody(io.BytesIO(content))  # no file descriptor
+    assert body.prepare() == len(content)
+    assert body._window is None
+    assert drain(body, 1 << 20, random.Random(2)) == content
+
+
+def test_closing_drops_the_map_and_closes_the_file(tmp_path):
+    path = tmp_path / "blob"
+    path.write_bytes(os.urandom(MAP_FROM))
+    handle = path.open("rb")
+    body = FileBody(handle)
+    body.prepare()
+    chunk = body.get(1000)
+    body.close()
+    assert body._window is None
+    assert handle.closed
+    assert len(chunk) == 1000  # a chunk still held by the channel stays readable
 
 
 def test_waitress_gets_this_wrapper_and_other_servers_their_own():
