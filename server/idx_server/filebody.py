@@ -6,8 +6,8 @@ a new ``bytes``, allocated, faulted in, filled from the page cache and freed, an
 copied again into the socket. A file of ``MAP_FROM`` bytes or more is sent from a
 read-only memory map of it instead, a window of ``MAP_WINDOW`` at a time: the socket
 copies straight from the page cache, once. On this 2-core VM a 100 MB file goes out at
-3.5-3.9 GiB/s against 2.9 with a reused buffer, and 1 MB files at 16 connections at 2.25
-against 1.8 (wrk, ``benchmarks/``). Below ``MAP_FROM`` mapping costs more than it saves
+3.0-3.9 GiB/s against 2.8-3.0 with a reused buffer, and 1 MB files at 16 connections at
+2.25 against 1.8 (wrk, ``benchmarks/``). Below ``MAP_FROM`` mapping costs more than it saves
 (a 62 KB file: 350 MiB/s mapped, 470 read). Blobs are written to a temporary file and
 renamed into place, never changed in place, so a mapped file does not shrink under the
 map. ``os.sendfile`` was slower still (2.3 GiB/s): the receiving client then copies
