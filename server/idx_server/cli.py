@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import signal
 import sys
@@ -88,8 +89,6 @@ def configure_logging(level: str) -> None:
 
 
 def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namespace | None = None) -> int:
-    import waitress.server
-
     from idx_server.app import build_core, initialize, make_app
     from idx_server.housekeeping import Housekeeping, limit_malloc_arenas, pin_to_one_cpu, schedule_as_batch
     from idx_server.mirror.upstream import redact_url
@@ -110,31 +109,33 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
         except IdxError as exc:
             print(f"idx-server: {exc.message}", file=sys.stderr)
             return 1
+        if generated:
+            # Shown before anything else can fail: it is stored already, and shown only once.
+            print(f"Created user 'root' with password: {generated}", flush=True)
+            print("(shown only this once; change it with 'idx user -m root password=...')", flush=True)
         core.store.open_connections(settings.threads)
         app = make_app(core)
-        server = waitress.server.create_server(
-            app,
-            host=settings.host,
-            port=settings.port,
-            threads=settings.threads,
-            connection_limit=settings.connection_limit,
-            # No more than the upload form accepts (the file plus its other fields): waitress
-            # buffers a body whole before idx sees it, so only this limit cuts one off early.
-            max_request_body_size=settings.max_upload_size + MAX_FIELDS_SIZE + 1,
-            channel_timeout=300,
-            ident="idx-server",
-            expose_tracebacks=False,
-            # X-Forwarded-For reaches idx, which believes it only from trusted_proxies.
-            clear_untrusted_proxy_headers=False,
-        )
+        try:
+            server = _create_server(
+                app,
+                host=settings.host,
+                port=settings.port,
+                threads=settings.threads,
+                connection_limit=settings.connection_limit,
+                # No more than the upload form accepts (the file plus its other fields):
+                # waitress buffers a body whole before idx sees it, so only this limit
+                # cuts one off early.
+                max_request_body_size=settings.max_upload_size + MAX_FIELDS_SIZE + 1,
+            )
+        except CannotListen as exc:
+            core.close()
+            print(f"idx-server: {exc}", file=sys.stderr)
+            return 1
     finally:
         if batch:
             schedule_as_batch(False)
     port = getattr(server, "effective_port", settings.port)
     host = getattr(server, "effective_host", settings.host)
-    if generated:
-        print(f"Created user 'root' with password: {generated}", flush=True)
-        print("(shown only this once; change it with 'idx user -m root password=...')", flush=True)
     print(
         f"idx-server {__version__} listening on http://{_url_host(host)}:{port}/ "
         f"(serverdir {settings.serverdir}, root/pypi mirrors {redact_url(_pypi_url(core))})",
@@ -165,6 +166,47 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
         core.close()
         log.info("idx-server stopped")
     return 0
+
+
+class CannotListen(Exception):
+    """The server's socket could not be bound; the message says which address and why."""
+
+
+def _create_server(app: Any, host: str, port: int, **options: Any) -> Any:
+    """waitress's server on ``host:port``, or :class:`CannotListen` with a message a
+    person can act on (waitress raises a bare OSError or ValueError)."""
+    import waitress.server
+
+    address = f"{_url_host(host)}:{port}"
+    try:
+        return waitress.server.create_server(
+            app,
+            host=host,
+            port=port,
+            channel_timeout=300,
+            ident="idx-server",
+            expose_tracebacks=False,
+            # X-Forwarded-For reaches idx, which believes it only from trusted_proxies.
+            clear_untrusted_proxy_headers=False,
+            **options,
+        )
+    except ValueError as exc:
+        if "host/port" not in str(exc):  # waitress: getaddrinfo found nothing for host/port
+            raise
+        raise CannotListen(
+            f"cannot listen on {address}: the host does not resolve to an address of this "
+            "machine; check --host"
+        ) from exc
+    except OSError as exc:
+        reason = {
+            errno.EADDRINUSE: "the address is already in use (another idx-server, or another "
+            "program, listens there); stop it or pick another --port",
+            errno.EADDRNOTAVAIL: "no network interface of this machine has that address; "
+            "check --host (127.0.0.1 for this machine only, 0.0.0.0 for every interface)",
+            errno.EACCES: "permission denied (ports below 1024 need privileges); pick a "
+            "--port of 1024 or more, or run behind a reverse proxy",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        raise CannotListen(f"cannot listen on {address}: {reason}") from exc
 
 
 def _url_host(host: str) -> str:
