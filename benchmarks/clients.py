@@ -63,12 +63,17 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None =
 
 
 def pip_download(
-    index_url: str, expected_files: int, timeout: float = 300, retries: int | None = None
+    index_url: str,
+    expected_files: int,
+    timeout: float = 300,
+    retries: int | None = None,
+    python: str = sys.executable,
 ) -> Timed:
-    """``pip download`` of the requirement set into an empty directory."""
+    """``pip download`` of the requirement set into an empty directory, with the pip of
+    ``python`` (the run's: the latest release, in a venv of its own)."""
     with tempfile.TemporaryDirectory(prefix="bench-pip-", dir=SCRATCH) as tmp:
         cmd = [
-            sys.executable, "-m", "pip", "download", "--no-cache-dir", "--only-binary=:all:",
+            python, "-m", "pip", "download", "--no-cache-dir", "--only-binary=:all:",
             "--progress-bar", "off", "-q", "--index-url", index_url, "-d", tmp, "-r", str(REQUIREMENTS),
         ]  # fmt: skip
         if retries is not None:
@@ -165,8 +170,9 @@ def _find(pattern: str, text: str) -> str:
     return match.group(1)
 
 
-def versions(with_wrk: bool = True) -> dict[str, str]:
-    """Versions of the clients, for the report (wrk's only when ``with_wrk``)."""
+def versions(with_wrk: bool = True, pip_python: str = sys.executable) -> dict[str, str]:
+    """Versions of the clients, for the report (wrk's only when ``with_wrk``; pip's of
+    ``pip_python``)."""
 
     def first_line(cmd: list[str]) -> str:
         try:
@@ -177,7 +183,7 @@ def versions(with_wrk: bool = True) -> dict[str, str]:
 
     found = {
         "python": "CPython " + sys.version.split()[0],
-        "pip": first_line([sys.executable, "-m", "pip", "--version"]).split(" from ")[0],
+        "pip": first_line([pip_python, "-m", "pip", "--version"]).split(" from ")[0],
         "uv": first_line([tool("uv"), "--version"]).split(" (")[0],
         "twine": " ".join(first_line([tool("twine"), "--version"]).split()[:3:2]),
     }

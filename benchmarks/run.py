@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", default="30ms", help="added per upstream request (default: %(default)s)")
     parser.add_argument("--cache", type=Path, default=upstream.DEFAULT_CACHE, help="default: %(default)s")
     parser.add_argument("--output", type=Path, help="results dir (default: <cache>/results/<timestamp>)")
-    parser.add_argument("--reinstall-peers", action="store_true", help="reinstall devpi-server and proxpi")
+    parser.add_argument(
+        "--reinstall-peers", action="store_true", help="reinstall devpi-server, proxpi and the measured pip"
+    )
     parser.add_argument(
         "--keep-data", action="store_true", help="keep the peers' data dirs (default: only their logs)"
     )
@@ -151,11 +153,17 @@ def main(argv: list[str] | None = None) -> int:
             versions[peer.name] = peer.version()
         except (ServiceFailed, OSError, subprocess.SubprocessError) as exc:
             versions[peer.name] = f"unavailable: {exc}"
+    # The pip a user would run: the latest release, not whatever the dev venv's Python
+    # bundled (pip 23.2 with CPython 3.11), in a venv of its own like the peers.
+    log("preparing pip")
+    pip = peers.VenvTool(args.cache, "pip", ["pip"])
+    pip.ensure(args.reinstall_peers)
+    pip_python = str(pip.bin("python"))
     limit = args.time_limit or (15 if args.quick else 60)
     bench = scenarios.Bench(
         plan, results, tree, upstream_service, ready_url, work, log, work / "upstream-access.log",
         deadline=started + limit * 60, time_limit_minutes=limit,
-        latency_s=static_server.parse_duration(args.latency),
+        latency_s=static_server.parse_duration(args.latency), pip_python=pip_python,
     )  # fmt: skip
     upstream_service.start(ready_url)
     try:
@@ -192,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_end": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
         "peers": {p.name: versions[p.name] for p in chosen},
         "peer_setups": {p.name: p.description for p in chosen},
-        "clients": clients.versions(),
+        "clients": clients.versions(pip_python=pip_python),
         "plan": scenarios.describe(plan),
         "upstream": {
             "latency": args.latency,

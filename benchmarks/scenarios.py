@@ -9,6 +9,7 @@ the reason in that row, and the run goes on.
 from __future__ import annotations
 
 import contextlib
+import sys
 import tempfile
 import threading
 import time
@@ -83,6 +84,8 @@ class Bench:
     latency_s: float = 0.03
     #: Requests that reached the upstream during a peer's warm measurements, per metric.
     upstream_sent: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: The Python whose pip is measured (the run's: the latest pip, in a venv of its own).
+    pip_python: str = sys.executable
 
     @property
     def expected_files(self) -> int:
@@ -187,7 +190,9 @@ def _record(peer: Peer, bench: Bench, key: str, timed: clients.Timed) -> None:
 
 def _install(tool: str, peer: Peer, bench: Bench, retries: int | None = None) -> clients.Timed:
     if tool == "pip":
-        return clients.pip_download(peer.index_url(), bench.expected_files, retries=retries)
+        return clients.pip_download(
+            peer.index_url(), bench.expected_files, retries=retries, python=bench.pip_python
+        )
     return clients.uv_install(peer.index_url(), retries=retries)
 
 
