@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -133,16 +134,19 @@ def build_core(settings: Settings, pm: pluggy.PluginManager | None = None) -> Co
     return core
 
 
-def initialize(core: Core) -> str | None:
+def initialize(core: Core, on_root_password: Callable[[str], None] | None = None) -> str | None:
     """Prepare storage on a first start; on later starts apply settings that change data.
 
-    Returns a generated root password to print once, if one was made.
+    Returns a generated root password to print once, if one was made; it is also given
+    to ``on_root_password`` as soon as it is stored, before anything else can fail.
     """
     store = core.store
     if not store.get_meta("uuid"):
         with store.write():
             store.set_meta("uuid", uuid.uuid4().hex)
     generated = core.service(UserService).ensure_root(core.settings.root_password or None)
+    if generated and on_root_password is not None:
+        on_root_password(generated)
     indexes = core.service(IndexService)
     pypi = indexes.find(ROOT, "pypi")
     if pypi is None:

@@ -105,17 +105,15 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
     try:
         try:
             core = build_core(settings, pm)
-            generated = initialize(core)
         except IdxError as exc:
             print(f"idx-server: {exc.message}", file=sys.stderr)
             return 1
-        if generated:
-            # Shown before anything else can fail: it is stored already, and shown only once.
-            print(f"Created user 'root' with password: {generated}", flush=True)
-            print("(shown only this once; change it with 'idx user -m root password=...')", flush=True)
-        core.store.open_connections(settings.threads)
-        app = make_app(core)
         try:
+            # root's generated password is shown as soon as it is stored (once, ever):
+            # whatever fails after it, it is not lost.
+            initialize(core, on_root_password=_show_root_password)
+            core.store.open_connections(settings.threads)
+            app = make_app(core)
             server = _create_server(
                 app,
                 host=settings.host,
@@ -127,10 +125,13 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
                 # cuts one off early.
                 max_request_body_size=settings.max_upload_size + MAX_FIELDS_SIZE + 1,
             )
-        except CannotListen as exc:
+        except (IdxError, CannotListen) as exc:
             core.close()
-            print(f"idx-server: {exc}", file=sys.stderr)
+            print(f"idx-server: {exc.message if isinstance(exc, IdxError) else exc}", file=sys.stderr)
             return 1
+        except BaseException:
+            core.close()
+            raise
     finally:
         if batch:
             schedule_as_batch(False)
@@ -172,6 +173,11 @@ class CannotListen(Exception):
     """The server's socket could not be bound; the message says which address and why."""
 
 
+def _show_root_password(password: str) -> None:
+    print(f"Created user 'root' with password: {password}", flush=True)
+    print("(shown only this once; change it with 'idx user -m root password=...')", flush=True)
+
+
 def _create_server(app: Any, host: str, port: int, **options: Any) -> Any:
     """waitress's server on ``host:port``, or :class:`CannotListen` with a message a
     person can act on (waitress raises a bare OSError or ValueError)."""
@@ -191,26 +197,37 @@ def _create_server(app: Any, host: str, port: int, **options: Any) -> Any:
             **options,
         )
     except ValueError as exc:
-        if "host/port" not in str(exc):  # waitress: getaddrinfo found nothing for host/port
+        # waitress's words when getaddrinfo found no address for host and port.
+        if "Invalid host/port" not in str(exc):
             raise
         raise CannotListen(
-            f"cannot listen on {address}: the host does not resolve to an address of this "
-            "machine; check --host"
+            f"cannot listen on {address}: the host name does not resolve; check the host "
+            "setting (--host, IDX_HOST)"
         ) from exc
     except OSError as exc:
-        reason = {
-            errno.EADDRINUSE: "the address is already in use (another idx-server, or another "
-            "program, listens there); stop it or pick another --port",
-            errno.EADDRNOTAVAIL: "no network interface of this machine has that address; "
-            "check --host (127.0.0.1 for this machine only, 0.0.0.0 for every interface)",
-            errno.EACCES: "permission denied (ports below 1024 need privileges); pick a "
-            "--port of 1024 or more, or run behind a reverse proxy",
-        }.get(exc.errno or 0, exc.strerror or str(exc))
+        if exc.errno == errno.EADDRINUSE:
+            reason = (
+                "the address is already in use (another idx-server, or another program, "
+                "listens there); stop it or pick another port (--port, IDX_PORT)"
+            )
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            reason = (
+                "no network interface of this machine has that address; check the host "
+                "setting (--host, IDX_HOST: 127.0.0.1 for this machine only, 0.0.0.0 for "
+                "every interface)"
+            )
+        elif exc.errno == errno.EACCES and port < 1024:
+            reason = (
+                "permission denied: ports below 1024 need privileges; pick a port of 1024 "
+                "or more (--port, IDX_PORT), or run behind a reverse proxy"
+            )
+        else:
+            reason = exc.strerror or str(exc)
         raise CannotListen(f"cannot listen on {address}: {reason}") from exc
 
 
 def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _pypi_url(core: Any) -> str:

@@ -38,8 +38,16 @@ def _parse_url(value: Any, name: str) -> str:
     return url
 
 
+def _parse_port(value: Any, name: str) -> int:
+    port = cv.parse_int(value, name)
+    if port > 65535:
+        raise InvalidInput(f"{name}: a TCP port is at most 65535, got {port}")
+    return port
+
+
 PATH = cv.ValueKind("path", _parse_path)
 URL = cv.ValueKind("url", _parse_url)
+PORT = cv.ValueKind("port", _parse_port)
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "Default: the user data dir, e.g. ~/.local/share/idx/server.",
     ),
     Setting("host", cv.STR, "127.0.0.1", "Address to listen on (0.0.0.0 for all IPv4 interfaces)."),
-    Setting("port", cv.INT, 3141, "TCP port to listen on (devpi's, so client configs keep working)."),
+    Setting("port", PORT, 3141, "TCP port to listen on (devpi's, so client configs keep working)."),
     Setting(
         "mirror_url",
         URL,

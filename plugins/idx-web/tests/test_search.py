@@ -182,3 +182,57 @@ def test_catch_up_on_start(idx_settings, tmp_path):
         indexer.close()
     finally:
         core.close()
+
+
+def test_stopping_the_server_ends_a_running_catch_up_before_the_store_closes(idx_settings, monkeypatch):
+    """The catch-up reads the server's store on its own thread: closing the core must stop
+    it and wait for it (a store closed under a running query can crash the process), and
+    the next start goes on where it stopped."""
+    import threading
+    import time
+
+    import webtest
+
+    core = build_core(idx_settings, get_plugin_manager(load_entrypoints=False))
+    initialize(core)
+    mapp = Mapp(webtest.TestApp(make_app(core)), core)
+    mapp.create_and_login_user("alice")
+    mapp.create_index("dev")
+    for n in range(3):
+        mapp.upload("alice/dev", make_wheel(Project(f"latecomer{n}", "1.0")))
+    core.close()
+
+    inside, go_on = threading.Event(), threading.Event()
+    real_entry = SearchIndexer._entry
+
+    def slow_entry(self, *args, **kwargs):
+        inside.set()
+        go_on.wait(10)
+        return real_entry(self, *args, **kwargs)
+
+    with_web = get_plugin_manager(load_entrypoints=False, extra_plugins=(idx_web.plugin,))
+    monkeypatch.setattr(SearchIndexer, "_entry", slow_entry)
+    core = build_core(idx_settings, with_web)
+    make_app(core)
+    indexer = core.pm.get_plugin("idx-web.search")
+    assert inside.wait(10)
+    closing = threading.Thread(target=core.close)
+    closing.start()
+    time.sleep(0.3)
+    assert closing.is_alive()  # waiting for the catch-up, store still open
+    go_on.set()
+    closing.join(15)
+    assert not closing.is_alive()
+    assert not indexer._thread.is_alive()
+    monkeypatch.undo()
+
+    core = build_core(
+        idx_settings, get_plugin_manager(load_entrypoints=False, extra_plugins=(idx_web.plugin,))
+    )
+    try:
+        app = webtest.TestApp(make_app(core))
+        assert core.pm.get_plugin("idx-web.search").wait_ready()
+        page = app.get("/+search?q=latecomer*", headers={"Accept": "text/html"})
+        assert sorted(results(page)) == [f"alice/dev/latecomer{n}" for n in range(3)]
+    finally:
+        core.close()

@@ -46,6 +46,9 @@ class SearchIndexer:
         self.meta = meta
         self.ready = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Set when the server stops: the catch-up ends between two projects.
+        self._stopping = threading.Event()
+        self._closed = False
 
     # -- events --------------------------------------------------------------------------
     @hookimpl
@@ -126,6 +129,8 @@ class SearchIndexer:
         for gone in self.store.index_names() - set(current):
             self.store.delete_index(gone)
         for index in current.values():
+            if self._stopping.is_set():
+                break
             changed += self._catch_up_index(index)
         return changed
 
@@ -138,6 +143,8 @@ class SearchIndexer:
         names = self.meta.project_names(index.id)
         changed = 0
         for project, display in names:
+            if self._stopping.is_set():
+                return changed  # the stamp is not set: the next start goes on from here
             known = indexed.get(project)
             if index.is_mirror and known is not None and known.index_created == index.created:
                 continue  # a mirror contributes only the name, which does not change
@@ -177,7 +184,16 @@ class SearchIndexer:
     def wait_ready(self, timeout: float = 30.0) -> bool:
         return self.ready.wait(timeout)
 
+    @hookimpl
+    def idx_shutdown(self) -> None:
+        # Before the server closes its store: the catch-up reads it on its own thread.
+        self.close()
+
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stopping.set()
         if self._thread is not None:
             self._thread.join(10)
         self.store.close()
