@@ -120,8 +120,9 @@ def _run(cmd: list[str], what: str, timeout: float = 900) -> str:
 
 
 class VenvTool:
-    """A throwaway venv in the cache dir with the peer's latest release from the registry.
-    It is made once and reused; ``--reinstall-peers`` makes it again."""
+    """A throwaway venv in the cache dir with the latest release of a peer (or of the pip
+    whose installs are measured) from the registry. It is made once and reused;
+    ``--reinstall-peers`` makes it again."""
 
     def __init__(self, cache: Path, name: str, packages: list[str]) -> None:
         self.path = cache / "venvs" / name

@@ -51,6 +51,19 @@ def parse_only(values: list[str]) -> tuple[list[str], list[str]]:
     return chosen_peers, groups
 
 
+def prepare_pip(cache: Path, reinstall: bool) -> str:
+    """The Python of the pip whose installs are measured: the latest pip, in a venv of its
+    own like the peers, not whatever the dev venv's Python bundled (pip 23.2 with CPython
+    3.11)."""
+    log("preparing pip")
+    pip = peers.VenvTool(cache, "pip", ["pip"])
+    try:
+        pip.ensure(reinstall)
+    except (ServiceFailed, OSError, subprocess.SubprocessError) as exc:
+        raise SystemExit(f"the pip to measure could not be installed into {pip.path}: {exc}") from None
+    return str(pip.bin("python"))
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
@@ -128,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     peer_names, groups = parse_only(args.only)
     for name in ("wrk", "uv", "twine"):
         clients.tool(name)  # fail now, not after half an hour
+    pip_python = prepare_pip(args.cache, args.reinstall_peers) if "install" in groups else sys.executable
     plan = dataclasses.replace(scenarios.QUICK if args.quick else scenarios.FULL, groups=frozenset(groups))
 
     started_at = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -153,12 +167,6 @@ def main(argv: list[str] | None = None) -> int:
             versions[peer.name] = peer.version()
         except (ServiceFailed, OSError, subprocess.SubprocessError) as exc:
             versions[peer.name] = f"unavailable: {exc}"
-    # The pip a user would run: the latest release, not whatever the dev venv's Python
-    # bundled (pip 23.2 with CPython 3.11), in a venv of its own like the peers.
-    log("preparing pip")
-    pip = peers.VenvTool(args.cache, "pip", ["pip"])
-    pip.ensure(args.reinstall_peers)
-    pip_python = str(pip.bin("python"))
     limit = args.time_limit or (15 if args.quick else 60)
     bench = scenarios.Bench(
         plan, results, tree, upstream_service, ready_url, work, log, work / "upstream-access.log",
