@@ -103,15 +103,23 @@ def serve(tmp_path: Path) -> int:
     return cli.serve(settings, pm)
 
 
+def failed_start_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], closes: list[object], error: str
+) -> None:
+    """A first start that failed: status 1, the error in one line, the store closed, and
+    root's new password shown once."""
+    assert serve(tmp_path) == 1
+    out, err = capsys.readouterr()
+    assert out.count("Created user 'root' with password: ") == 1
+    assert f"idx-server: {error}" in err
+    assert len(closes) == 1
+
+
 def test_a_listen_failure_closes_the_store_and_shows_the_new_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], closes: list[object]
 ) -> None:
     failing_create_server(monkeypatch, OSError(errno.EADDRINUSE, "Address already in use"))
-    assert serve(tmp_path) == 1
-    out, err = capsys.readouterr()
-    assert out.count("Created user 'root' with password: ") == 1
-    assert "idx-server: cannot listen on 127.0.0.1:0: the address is already in use" in err
-    assert len(closes) == 1
+    failed_start_said(tmp_path, capsys, closes, "cannot listen on 127.0.0.1:0: the address is already in use")
 
 
 def test_a_failure_after_the_password_was_made_still_shows_it(
@@ -124,11 +132,7 @@ def test_a_failure_after_the_password_was_made_still_shows_it(
         raise StorageUnavailable("the disk went away")
 
     monkeypatch.setattr(app_module, "initialize", initialize)
-    assert serve(tmp_path) == 1
-    out, err = capsys.readouterr()
-    assert out.count("Created user 'root' with password: ") == 1
-    assert "idx-server: the disk went away" in err
-    assert len(closes) == 1
+    failed_start_said(tmp_path, capsys, closes, "the disk went away")
 
 
 def test_an_unexpected_error_closes_the_store_and_propagates(
