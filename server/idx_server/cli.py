@@ -127,7 +127,7 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
             )
         except (IdxError, CannotListen) as exc:
             core.close()
-            print(f"idx-server: {exc.message if isinstance(exc, IdxError) else exc}", file=sys.stderr)
+            print(f"idx-server: {exc.message}", file=sys.stderr)
             return 1
         except BaseException:
             core.close()
@@ -171,6 +171,10 @@ def serve(settings: Settings, pm: pluggy.PluginManager, options: argparse.Namesp
 
 class CannotListen(Exception):
     """The server's socket could not be bound; the message says which address and why."""
+
+    @property
+    def message(self) -> str:  # as IdxError's, so a failed start prints either alike
+        return str(self)
 
 
 def _show_root_password(password: str) -> None:

@@ -6,18 +6,16 @@ port and on TEST-NET: tests/e2e/test_server_start.py.)"""
 from __future__ import annotations
 
 import errno
-from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 import waitress.server
 from idx_server import app as app_module
 from idx_server import cli
 from idx_server.cli import CannotListen, _create_server
 from idx_server.model.errors import InvalidInput, StorageUnavailable
-from idx_server.plugins import get_plugin_manager
-from idx_server.settings import load_settings
-from idx_server.testing import UNREACHABLE_UPSTREAM
+from idx_server.settings import Settings, load_settings
 
 
 def failing_create_server(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
@@ -86,29 +84,23 @@ def closes(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return closed
 
 
-def serve(tmp_path: Path) -> int:
-    pm = get_plugin_manager()
-    extra = [setting for found in pm.hook.idx_add_settings() for setting in found or []]
-    settings = load_settings(
-        {
-            "serverdir": tmp_path / "srv",
-            "port": 0,
-            "mirror_url": UNREACHABLE_UPSTREAM,
-            "pin_cpu": False,
-            "batch_threads": False,
-        },
-        environ={},
-        extra_settings=extra,
-    )
-    return cli.serve(settings, pm)
+@pytest.fixture
+def idx_settings_overrides() -> dict[str, Any]:
+    """A first start (root's password generated) of the daemon, touching no CPU setting
+    of the test process."""
+    return {"port": 0, "root_password": "", "pin_cpu": False, "batch_threads": False}
 
 
 def failed_start_said(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], closes: list[object], error: str
+    settings: Settings,
+    pm: pluggy.PluginManager,
+    capsys: pytest.CaptureFixture[str],
+    closes: list[object],
+    error: str,
 ) -> None:
     """A first start that failed: status 1, the error in one line, the store closed, and
     root's new password shown once."""
-    assert serve(tmp_path) == 1
+    assert cli.serve(settings, pm) == 1
     out, err = capsys.readouterr()
     assert out.count("Created user 'root' with password: ") == 1
     assert f"idx-server: {error}" in err
@@ -116,14 +108,24 @@ def failed_start_said(
 
 
 def test_a_listen_failure_closes_the_store_and_shows_the_new_password(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], closes: list[object]
+    idx_settings: Settings,
+    idx_pm: pluggy.PluginManager,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    closes: list[object],
 ) -> None:
     failing_create_server(monkeypatch, OSError(errno.EADDRINUSE, "Address already in use"))
-    failed_start_said(tmp_path, capsys, closes, "cannot listen on 127.0.0.1:0: the address is already in use")
+    failed_start_said(
+        idx_settings, idx_pm, capsys, closes, "cannot listen on 127.0.0.1:0: the address is already in use"
+    )
 
 
 def test_a_failure_after_the_password_was_made_still_shows_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], closes: list[object]
+    idx_settings: Settings,
+    idx_pm: pluggy.PluginManager,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    closes: list[object],
 ) -> None:
     real_initialize = app_module.initialize
 
@@ -132,15 +134,18 @@ def test_a_failure_after_the_password_was_made_still_shows_it(
         raise StorageUnavailable("the disk went away")
 
     monkeypatch.setattr(app_module, "initialize", initialize)
-    failed_start_said(tmp_path, capsys, closes, "the disk went away")
+    failed_start_said(idx_settings, idx_pm, capsys, closes, "the disk went away")
 
 
 def test_an_unexpected_error_closes_the_store_and_propagates(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closes: list[object]
+    idx_settings: Settings,
+    idx_pm: pluggy.PluginManager,
+    monkeypatch: pytest.MonkeyPatch,
+    closes: list[object],
 ) -> None:
     failing_create_server(monkeypatch, RuntimeError("waitress broke"))
     with pytest.raises(RuntimeError, match="waitress broke"):
-        serve(tmp_path)
+        cli.serve(idx_settings, idx_pm)
     assert len(closes) == 1
 
 
