@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -122,6 +123,13 @@ def test_full_disk(small_disk, upstream, tmp_path, client_env):
         assert twine(f"{server.url}/alice/dev/", small, env).returncode == 0
         cached = pip_download(f"{server.url}/alice/dev/+simple/", "small-dep", tmp_path / "warm", env)
         assert cached.returncode == 0, cached.stderr
+        # The mirror stores small-dep's download a moment after it went out: let it
+        # land (its temp file renamed into place) before the disk fills.
+        temp_dir = small_disk / "srv" / "+files" / ".tmp"
+        deadline = time.monotonic() + 10
+        while list(temp_dir.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(temp_dir.iterdir()) == []
 
         free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
         filler = small_disk / "filler"
@@ -133,7 +141,7 @@ def test_full_disk(small_disk, upstream, tmp_path, client_env):
         assert result.returncode != 0
         assert "507" in result.stdout + result.stderr
         assert "disk is full" in result.stdout + result.stderr
-        assert list((small_disk / "srv" / "+files" / ".tmp").iterdir()) == []
+        assert list(temp_dir.iterdir()) == []
 
         # A mirror file that does not fit is refused before anything is sent.
         page = pip_download(f"{server.url}/alice/dev/+simple/", "big-dep", tmp_path / "dl", env)

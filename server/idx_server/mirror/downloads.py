@@ -10,8 +10,12 @@ client never receives a complete response carrying wrong bytes; on a mismatch it
 transfer is cut short and nothing is kept. Storing the verified file (fsync, rename, one
 database write) is handed to the coordinator's store threads once the last bytes went
 out, so no client waits for the disk, not even the next request on the same connection
-(pip asks one thing after another; an fsync costs 1 to 6 ms here). Until the file is
-stored the download stays registered, and a request for it follows the temp file. If
+(pip asks one thing after another; an fsync costs 1 to 6 ms here). The store threads
+take a store a moment (``STORE_DELAY``) after it was handed over, not at once: a cold
+install asks for its core metadata and then its files in bursts of dozens of requests,
+and storing what the first requests fetched took the CPU (and CPython's lock) from the
+requests still being answered. Until the file is stored the download stays registered,
+and a request for it follows the temp file. If
 the first client goes away, the download is finished on a thread of its own, for the
 cache and for the other readers; a crash meanwhile only means the file is fetched again.
 """
@@ -20,8 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -35,6 +40,12 @@ log = logging.getLogger("idx.mirror")
 CHUNK = 256 * 1024
 #: Threads storing verified downloads (fsync, rename, database write).
 STORE_THREADS = 4
+#: Seconds a store waits before a store thread takes it: the burst of requests that
+#: fetched it is answered first (see the module's docstring).
+STORE_DELAY = 1.0
+#: Stores waiting beyond this many are taken at once (the bytes of fetched core metadata
+#: are held in memory until they are stored).
+STORE_BACKLOG = 256
 #: How long a reader waits for more bytes before it checks again.
 WAIT = 1.0
 
@@ -171,6 +182,11 @@ class SharedDownload:
             self._verified = True
             self._cond.notify_all()
 
+    @property
+    def verified(self) -> bool:
+        """The whole file arrived and matched its hashes."""
+        return self._verified
+
     def _store(self) -> None:
         sha256: str | None = None
         error: IdxError | None = None
@@ -282,14 +298,19 @@ class DownloadCoordinator:
         self._running: dict[tuple[int, str], SharedDownload] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._stores: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        #: Stores handed over and not taken by a store thread yet: (when handed, store).
+        self._stores: deque[tuple[float, Callable[[], None]]] = deque()
+        self._store_ready = threading.Condition(self._lock)
+        #: Stores handed over up to this time are taken at once (set by the waits).
+        self._urgent_until = 0.0
         self._store_threads: list[threading.Thread] = []
-        self._storing = 0  # handed to the store thread and not done yet
+        self._storing = 0  # handed to the store threads and not done yet
+        self.store_delay = STORE_DELAY
 
     def store_later(self, store: Callable[[], None]) -> None:
         """Run a verified download's store on one of the store threads (a few, so the
         fsyncs of a burst of downloads overlap and the disk can flush them together;
-        each keeps its database connection)."""
+        each keeps its database connection), ``store_delay`` seconds from now."""
         with self._lock:
             if not self._store_threads:
                 for number in range(STORE_THREADS):
@@ -298,24 +319,63 @@ class DownloadCoordinator:
                     thread.start()
                     self._store_threads.append(thread)
             self._storing += 1
-        self._stores.put(store)
+            self._stores.append((time.monotonic(), store))
+            self._store_ready.notify()
+
+    def _next_store(self) -> Callable[[], None]:
+        with self._lock:
+            while True:
+                if not self._stores:
+                    self._store_ready.wait()
+                    continue
+                handed, store = self._stores[0]
+                wait = handed + self.store_delay - time.monotonic()
+                if wait <= 0 or handed <= self._urgent_until or len(self._stores) > STORE_BACKLOG:
+                    self._stores.popleft()
+                    return store
+                self._store_ready.wait(wait)
 
     def _run_stores(self) -> None:
         while True:
-            store = self._stores.get()
-            try:
-                store()
-            except Exception:  # a store reports its own errors; the thread must go on
-                log.exception("a mirror store (a download or metadata) failed")
-            finally:
-                with self._idle:
-                    self._storing -= 1
-                    self._idle.notify_all()
+            self._run_store(self._next_store())
+
+    def _run_store(self, store: Callable[[], None]) -> None:
+        try:
+            store()
+        except Exception:  # a store reports its own errors; the thread must go on
+            log.exception("a mirror store (a download or metadata) failed")
+        finally:
+            with self._idle:
+                self._storing -= 1
+                self._idle.notify_all()
+
+    def settle(self, key: tuple[int, str]) -> bool:
+        """Store now, in the calling thread, the download of ``key`` if it is verified and
+        waiting for a store thread: a request for the file then gets the cached file (its
+        ranges, its headers, nginx) instead of following the download. False when there
+        is no such download (none, still arriving, or already being stored)."""
+        with self._lock:
+            download = self._running.get(key)
+            if download is None or not download.verified:
+                return False
+            waiting = [entry for entry in self._stores if getattr(entry[1], "__self__", None) is download]
+            if not waiting:
+                return False
+            self._stores.remove(waiting[0])
+        self._run_store(waiting[0][1])
+        return True
+
+    def _hurry(self) -> None:
+        """Let the store threads take every store handed over so far at once (the caller
+        holds the lock)."""
+        self._urgent_until = time.monotonic()
+        self._store_ready.notify_all()
 
     def wait_stored(self, timeout: float) -> bool:
-        """Wait until every download handed to the store thread is stored (downloads
-        still receiving bytes are not waited for)."""
+        """Store at once what was handed to the store threads, and wait until it is
+        stored (downloads still receiving bytes are not waited for)."""
         with self._idle:
+            self._hurry()
             return self._idle.wait_for(lambda: not self._storing, timeout)
 
     def get_or_start(
@@ -355,9 +415,17 @@ class DownloadCoordinator:
             return len(self._running)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait for the running downloads to finish (before the store closes under them)."""
+        """Wait for the running downloads to finish (before the store closes under them);
+        the ones waiting for a store thread are stored at once."""
+        deadline = time.monotonic() + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: not self._running, timeout)
+            while self._running:
+                self._hurry()  # again each time: a download may have been handed over since
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(min(remaining, 0.05))
+            return True
 
 
 def finish_in_background(download: SharedDownload, chunks: Iterator[bytes]) -> None:

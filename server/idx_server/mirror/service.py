@@ -477,6 +477,11 @@ class MirrorService:
         download.wait_started(self._upstream_wait())
         return _ReaderStream(download)
 
+    def settle_download(self, index: Index, file: DistFile) -> bool:
+        """Store ``file``'s download now if it is complete and waiting for its store (see
+        ``DownloadCoordinator.settle``); True if it was."""
+        return self.downloads.settle((index.id, file.filename))
+
     def _file_stored(self, index: Index, file: DistFile, sha256: str, size: int) -> None:
         with self.store.write(durable=False) as tx:
             self.store.mark_cached(file.id, sha256, size)

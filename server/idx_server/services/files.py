@@ -54,6 +54,10 @@ class MirrorFiles(Protocol):
     def pending_metadata(self, sha256: str) -> bytes | None:
         """The bytes of fetched metadata whose blob is not stored yet, else None."""
 
+    def settle_download(self, index: Index, file: DistFile) -> bool:
+        """Store the file's download now if it arrived whole and waits for its store;
+        True if it was stored (or failed to be) here."""
+
 
 class FileService:
     def __init__(
@@ -82,16 +86,22 @@ class FileService:
             self._located = (stamp, located)
         key = (index.id, key_prefix, filename)
         location = located.get(key)
-        if location is not None:
-            return location
-        order = self.indexes.resolution_order(index)
-        found = self.store.find_file([ix.id for ix in order], key_prefix, filename)
-        if found is None:
-            raise NotFound(f"file {filename} is not on index {index.full_name} or its bases")
-        origin = next(ix for ix in order if ix.id == found.index_id)
-        location = FileLocation(found, origin)
-        if len(located) < LOCATED_MAX:
-            located[key] = location
+        if location is None:
+            order = self.indexes.resolution_order(index)
+            found = self.store.find_file([ix.id for ix in order], key_prefix, filename)
+            if found is None:
+                raise NotFound(f"file {filename} is not on index {index.full_name} or its bases")
+            origin = next(ix for ix in order if ix.id == found.index_id)
+            location = FileLocation(found, origin)
+            if len(located) < LOCATED_MAX:
+                located[key] = location
+        if (
+            not location.file.cached
+            and location.origin.is_mirror
+            and self.mirror.settle_download(location.origin, location.file)
+        ):
+            # Downloaded, and waiting to be stored: stored now, so it is served cached.
+            return self.locate(index, key_prefix, filename)
         return location
 
     def open_blob(self, sha256: str) -> IO[bytes]:

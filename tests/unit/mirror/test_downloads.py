@@ -239,3 +239,95 @@ def test_the_store_runs_on_its_own_thread_after_the_body_ended(tmp_path: Path) -
     assert coordinator.wait_stored(5)
     assert coordinator.wait_idle(5)
     assert stored == [hashlib.sha256(DATA).hexdigest()]
+
+
+def test_a_store_waits_for_the_burst_that_fetched_it(tmp_path: Path) -> None:
+    """The store threads take a verified download ``store_delay`` after its last byte:
+    the requests of a cold install's burst are answered first. Meanwhile the download
+    stays registered and a request for it follows it."""
+    stored = threading.Event()
+    coordinator = DownloadCoordinator()
+    coordinator.store_delay = 0.4
+    key = (1, "demo-1.0.tar.gz")
+    download, _ = coordinator.get_or_start(key, lambda: make(tmp_path, lambda sha, size: stored.set())[0])
+    download.open()
+    assert b"".join(download.chunks()) == DATA
+    assert not stored.wait(0.2)  # the delay has not passed yet
+    again, leads = coordinator.get_or_start(key, lambda: make(tmp_path, lambda sha, size: None)[0])
+    assert again is download
+    assert not leads
+    assert b"".join(again.reader()) == DATA
+    assert stored.wait(5)  # and then it is stored, with nobody asking
+    assert coordinator.wait_idle(5)
+    assert coordinator.running() == 0
+
+
+def test_waiting_for_the_stores_stores_at_once(tmp_path: Path) -> None:
+    """A test, or a server stopping, that waits for the stores does not wait out the delay."""
+    coordinator = DownloadCoordinator()
+    coordinator.store_delay = 60
+    done: list[str] = []
+    coordinator.store_later(lambda: done.append("first"))
+    coordinator.store_later(lambda: done.append("second"))
+    assert coordinator.wait_stored(5)
+    assert sorted(done) == ["first", "second"]
+    coordinator.store_later(lambda: done.append("later"))  # handed over after the wait
+    assert coordinator.wait_stored(5)
+    assert done[-1] == "later"
+
+
+def test_stopping_stores_the_downloads_waiting_for_their_delay(tmp_path: Path) -> None:
+    stored = threading.Event()
+    coordinator = DownloadCoordinator()
+    coordinator.store_delay = 60
+    download, _ = coordinator.get_or_start(
+        (1, "x"), lambda: make(tmp_path, lambda sha, size: stored.set())[0]
+    )
+    download.open()
+    assert b"".join(download.chunks()) == DATA
+    assert coordinator.running() == 1
+    assert coordinator.wait_idle(5)  # what a stopping server waits for
+    assert stored.is_set()
+    assert coordinator.running() == 0
+
+
+def test_a_long_backlog_is_stored_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fetched metadata waits in memory until stored: a backlog beyond STORE_BACKLOG
+    is not held for the delay."""
+    from idx_server.mirror import downloads
+
+    monkeypatch.setattr(downloads, "STORE_BACKLOG", 3)
+    coordinator = DownloadCoordinator()
+    coordinator.store_delay = 60
+    done = threading.Semaphore(0)
+    for _ in range(6):
+        coordinator.store_later(done.release)
+    # Beyond 3 waiting, the oldest go at once, until 3 are left for the delay.
+    for _ in range(3):
+        assert done.acquire(timeout=5)
+    assert not done.acquire(timeout=0.2)
+    assert coordinator.wait_stored(5)
+
+
+def test_a_request_for_a_download_waiting_for_its_store_stores_it_at_once(tmp_path: Path) -> None:
+    """Settling: the next request for the file (a range, through nginx) gets the cached
+    file, stored in its own thread, rather than following the download for a second."""
+    stored_in: list[str] = []
+    coordinator = DownloadCoordinator()
+    coordinator.store_delay = 60
+    key = (1, "demo-1.0.tar.gz")
+
+    def on_stored(sha256: str, size: int) -> None:
+        stored_in.append(threading.current_thread().name)
+
+    download, _ = coordinator.get_or_start(key, lambda: make(tmp_path, on_stored)[0])
+    download.open()
+    chunks = download.chunks()
+    next(chunks)
+    assert not coordinator.settle(key)  # still arriving: follow it
+    assert b"".join(chunks)
+    assert coordinator.settle(key)
+    assert stored_in == [threading.current_thread().name]
+    assert coordinator.running() == 0
+    assert not coordinator.settle(key)  # nothing left to settle
+    assert coordinator.wait_stored(0)
