@@ -26,6 +26,7 @@ from urllib.parse import quote
 from sqlite_utils import Database
 
 from idx_server.model.distfiles import DistFile
+from idx_server.model.errors import StorageUnavailable
 from idx_server.model.indexes import Index, IndexConfig
 from idx_server.model.users import Release, User
 from idx_server.storage import MirrorNames, MirrorPage, Token, ToxResult
@@ -33,6 +34,9 @@ from idx_server.storage.blobs import storage_error
 from idx_server.storage.migrations import migrations
 
 BUSY_TIMEOUT_SECONDS = 60.0
+#: How long closing the store waits for a write still running on another thread.
+CLOSE_WAIT_SECONDS = 10.0
+STOPPING = "the server is stopping; nothing was written"
 
 
 @functools.cache
@@ -267,14 +271,23 @@ class SQLiteStore:
         return conn
 
     def close(self) -> None:
-        self._closed = True
-        with self._connections_lock:
-            for conn in [*(conn for _, conn in self._connections), *self._spare]:
-                with contextlib.suppress(sqlite3.ProgrammingError):
-                    conn.close()
-            self._connections.clear()
-            self._spare.clear()
-        self._local = threading.local()
+        # A write still running on another thread (a mirror page revalidated in the
+        # background, which a stopping server does not wait for) ends first: closing a
+        # connection under a running statement crashes CPython's sqlite3. The writes
+        # after this one are refused (see write()).
+        locked = self._write_lock.acquire(timeout=CLOSE_WAIT_SECONDS)
+        try:
+            self._closed = True
+            with self._connections_lock:
+                for conn in [*(conn for _, conn in self._connections), *self._spare]:
+                    with contextlib.suppress(sqlite3.ProgrammingError):
+                        conn.close()
+                self._connections.clear()
+                self._spare.clear()
+            self._local = threading.local()
+        finally:
+            if locked:
+                self._write_lock.release()
 
     def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = self._conn().execute(sql, tuple(params)).fetchone()
@@ -296,8 +309,12 @@ class SQLiteStore:
             return
         if self.read_only:
             raise storage_error(OSError(errno.EROFS, "read-only file system"))
+        if self._closed:
+            raise StorageUnavailable(STOPPING)
         conn = self._conn()
         with self._write_lock:
+            if self._closed:  # closed while this thread waited for the lock
+                raise StorageUnavailable(STOPPING)
             tx: _Transaction | None = None
             try:
                 # A cache write (durable=False) is not fsynced at commit: a power cut may

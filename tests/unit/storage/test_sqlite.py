@@ -338,3 +338,43 @@ def test_files_read_back_equal_the_files_stored(store, facts):
     assert read == dataclasses.replace(read)  # the same through the dataclass's __init__
     with pytest.raises(dataclasses.FrozenInstanceError):
         read.size = 11  # type: ignore[misc]
+
+
+def test_closing_waits_for_a_write_running_on_another_thread(tmp_path):
+    """A stopping server closes the store while a background thread (a mirror page being
+    revalidated) may be inside a write: that write ends first, committed, and the writes
+    after the close are refused with a 503 instead of running on closed connections."""
+    from idx_server.model.errors import StorageUnavailable
+
+    store = SQLiteStore(tmp_path / "idx.sqlite")
+    inside, go_on, closed = threading.Event(), threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def background_write() -> None:
+        try:
+            with store.write():
+                inside.set()
+                go_on.wait(10)
+                store.add_user(user("late"))
+            outcome.append("committed")
+        except Exception as exc:
+            outcome.append(exc)
+
+    writer = threading.Thread(target=background_write)
+    writer.start()
+    assert inside.wait(10)
+    closer = threading.Thread(target=lambda: (store.close(), closed.set()))
+    closer.start()
+    assert not closed.wait(0.3)  # the close waits for the running write
+    go_on.set()
+    writer.join(10)
+    assert closed.wait(10)
+    closer.join(10)
+    assert outcome == ["committed"]
+    with pytest.raises(StorageUnavailable, match="stopping"), store.write():
+        pass
+    reopened = SQLiteStore(tmp_path / "idx.sqlite")
+    try:
+        assert reopened.get_user("late") is not None
+    finally:
+        reopened.close()
