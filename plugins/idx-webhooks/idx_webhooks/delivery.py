@@ -26,6 +26,8 @@ SIGNATURE_HEADER = "X-Idx-Signature"
 MAX_BACKOFF = 600.0
 #: Deliveries waiting beyond this many are dropped (and logged as such).
 MAX_PENDING = 1000
+#: How long a stopping server goes on sending the deliveries due by then.
+STOP_DRAIN_SECONDS = 5.0
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -158,6 +160,8 @@ class Deliverer:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        #: Set by stop(): deliveries due by then are still sent until this time.
+        self._drain_until: float | None = None
         self.delivered = 0
         self.failed = 0
 
@@ -189,9 +193,15 @@ class Deliverer:
         while True:
             with self._cond:
                 while not self._stopped and (not self._heap or self._heap[0].due > time.monotonic()):
+                    if self._drain_until is not None:
+                        self._stopped = True  # stopping, and nothing more is due
+                        break
                     timeout = self._heap[0].due - time.monotonic() if self._heap else None
                     self._cond.wait(timeout)
+                if self._drain_until is not None and time.monotonic() >= self._drain_until:
+                    self._stopped = True
                 if self._stopped:
+                    self._cond.notify_all()
                     return
                 delivery = heapq.heappop(self._heap).delivery
                 self._busy += 1
@@ -237,7 +247,22 @@ class Deliverer:
                 self._cond.wait(remaining)
         return True
 
-    def stop(self) -> None:
+    def stop(self, drain: float = 0.0) -> None:
+        """Stop the worker; with ``drain``, first send for up to that many seconds the
+        deliveries due by now (not the retries waiting for their backoff). What is left
+        is logged, and the delivery log shows it as ``interrupted`` after a restart."""
         with self._cond:
+            thread = self._thread
+            if drain > 0 and thread is not None and not self._stopped:
+                self._drain_until = time.monotonic() + drain
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self._stopped, drain)
             self._stopped = True
             self._cond.notify_all()
+            left = len(self._heap) + self._busy
+        if left:
+            log.warning(
+                "%d webhook deliveries were not sent before the server stopped "
+                "(shown as interrupted after the restart)",
+                left,
+            )

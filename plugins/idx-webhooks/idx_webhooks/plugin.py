@@ -25,7 +25,7 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
-from idx_webhooks.delivery import Deliverer, Delivery, Outcome, send
+from idx_webhooks.delivery import STOP_DRAIN_SECONDS, Deliverer, Delivery, Outcome, send
 from idx_webhooks.deliverylog import DeliveryLog
 
 log = logging.getLogger("idx.webhooks")
@@ -153,8 +153,9 @@ class WebhookService:
             data["source"] = event.payload.get("source", "")
         return data
 
-    def close(self) -> None:
-        self.deliverer.stop()
+    def close(self, drain: float = 0.0) -> None:
+        """Stop delivering; with ``drain``, first send what is due, for up to that long."""
+        self.deliverer.stop(drain)
 
 
 def base_url_tween_factory(handler: Callable[[Request], Response], registry: Registry) -> Any:
@@ -219,6 +220,12 @@ class WebhooksPlugin:
     @hookimpl
     def idx_release_deleted(self, event: Event) -> None:
         self._handle(event)
+
+    @hookimpl
+    def idx_shutdown(self) -> None:
+        # Called after the last event reached the hooks: what they queued is sent first.
+        if self.service is not None:
+            self.service.close(drain=STOP_DRAIN_SECONDS)
 
     @hookimpl
     def idx_metrics(self) -> list[tuple[str, str, float]]:

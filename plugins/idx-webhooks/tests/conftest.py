@@ -51,6 +51,8 @@ class Receiver:
     url: str = ""
     requests: list[Received] = field(default_factory=list)
     script: list[int] = field(default_factory=list)
+    #: Seconds each answer waits (after the request was recorded).
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
@@ -73,6 +75,7 @@ def receiver() -> Iterator[Receiver]:
             with state.lock:
                 state.requests.append(Received(self.path, dict(self.headers.items()), body))
                 status = state.script.pop(0) if state.script else 200
+            time.sleep(state.delay)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

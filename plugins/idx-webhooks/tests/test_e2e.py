@@ -3,6 +3,7 @@ signed event, and the delivery shows up in ``+webhooks``."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -71,3 +72,31 @@ def _delivered(server) -> list[dict]:
         if (deliveries and deliveries[0]["state"] == "delivered") or time.monotonic() > deadline:
             return deliveries
         time.sleep(0.05)
+
+
+def test_a_stopping_server_sends_what_was_due_first(tmp_path, receiver, client_env):
+    """Two uploads just before a stop: the first delivery is still waiting for its answer
+    and the second has not been sent when the server is told to stop. Both arrive, and
+    the log has both delivered."""
+    server = start_server(tmp_path / "server", "--mirror-url", UNREACHABLE_UPSTREAM)
+    try:
+        assert server.request("PUT", "/alice", {"password": "alice-pw"}, auth=ROOT)[0] == 201
+        config = {"webhook_urls": [receiver.url]}
+        assert server.request("PUT", "/alice/dev", config, auth=("alice", "alice-pw"))[0] == 201
+        receiver.delay = 1.0
+        for version in ("1.0", "1.1"):
+            wheel = make_wheel(Project("stopping", version)).write(tmp_path)
+            result = subprocess.run(
+                [sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar",
+                 "--repository-url", f"{server.url}/alice/dev/", "-u", "alice", "-p", "alice-pw",
+                 str(wheel)],
+                env=client_env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stdout + result.stderr
+        receiver.wait_for(1)  # the first is being answered, slowly
+    finally:
+        server.stop()
+    assert sorted(request.json["version"] for request in receiver.requests) == ["1.0", "1.1"]
+    lines = (tmp_path / "server" / "+webhooks" / "deliveries.jsonl").read_text().splitlines()
+    states = [json.loads(line)["state"] for line in lines]
+    assert states.count("delivered") == 2, states

@@ -4,6 +4,8 @@ retries, the delivery log and its endpoint."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 from idx_server.model.indexes import REDACTED
@@ -199,3 +201,51 @@ def test_the_log_survives_a_restart_and_marks_lost_deliveries(tmp_path):
     recent = restarted.recent("alice/dev")
     assert [(d["id"], d["state"]) for d in recent] == [("b", "interrupted"), ("a", "delivered")]
     assert recent[1]["url"] == "http://***@example.com/x"
+
+
+def test_a_stopping_server_sends_the_deliveries_due_first():
+    """idx_shutdown comes after the last event reached the hooks: an upload just before
+    the stop still gets its webhook, within the drain's bound; a retry waiting for its
+    backoff is not waited for."""
+    sent: list[str] = []
+    states: list[tuple[str, str]] = []
+    gate = threading.Event()
+
+    def sender(delivery: Delivery) -> Outcome:
+        gate.wait(5)
+        sent.append(delivery.id)
+        return Outcome(delivery.id != "flaky", retry=True, error="503")
+
+    deliverer = Deliverer(sender, lambda d, state, o: states.append((d.id, state)), retries=3, backoff=60)
+    for name in ("flaky", "one", "two"):
+        deliverer.submit(Delivery(name, "alice/dev", "upload", "http://example.com/", b"{}"))
+    gate.set()
+    started = time.monotonic()
+    deliverer.stop(drain=5)
+    assert time.monotonic() - started < 4  # the retry's 60 s backoff was not waited out
+    assert sent == ["flaky", "one", "two"]
+    assert ("one", "delivered") in states
+    assert ("two", "delivered") in states
+    assert ("flaky", "retrying") in states
+    assert deliverer.pending == 1  # the retry: interrupted, as the log shows after a restart
+
+
+def test_the_drain_is_bounded():
+    release = threading.Event()
+
+    def hung(delivery: Delivery) -> Outcome:
+        release.wait(10)
+        return Outcome(True)
+
+    deliverer = Deliverer(hung, lambda *a: None, retries=0, backoff=1)
+    for name in ("a", "b"):
+        deliverer.submit(Delivery(name, "alice/dev", "upload", "http://example.com/", b"{}"))
+    started = time.monotonic()
+    deliverer.stop(drain=0.3)
+    assert time.monotonic() - started < 2
+    release.set()
+    assert deliverer._thread is not None
+    deliverer._thread.join(5)
+    assert not deliverer._thread.is_alive()
+    assert deliverer.delivered == 1  # "a", which was being sent; "b" never started
+    assert deliverer.pending == 1
