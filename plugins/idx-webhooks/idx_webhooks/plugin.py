@@ -226,6 +226,7 @@ class WebhooksPlugin:
         # Called after the last event reached the hooks: what they queued is sent first.
         if self.service is not None:
             self.service.close(drain=STOP_DRAIN_SECONDS)
+            self.service = None
 
     @hookimpl
     def idx_metrics(self) -> list[tuple[str, str, float]]:

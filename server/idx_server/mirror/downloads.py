@@ -14,8 +14,9 @@ out, so no client waits for the disk, not even the next request on the same conn
 take a store a moment (``STORE_DELAY``) after it was handed over, not at once: a cold
 install asks for its core metadata and then its files in bursts of dozens of requests,
 and storing what the first requests fetched took the CPU (and CPython's lock) from the
-requests still being answered. Until the file is stored the download stays registered,
-and a request for it follows the temp file. If
+requests still being answered. Until the file is stored the download stays registered:
+a request for it follows the temp file while it arrives, and once it arrived whole
+stores it at once (``DownloadCoordinator.settle``) to be served the cached file. If
 the first client goes away, the download is finished on a thread of its own, for the
 cache and for the other readers; a crash meanwhile only means the file is fetched again.
 """
@@ -204,7 +205,7 @@ class SharedDownload:
             self._cond.notify_all()
         self._stored.set()
         try:
-            if sha256 is not None:
+            if sha256 is not None and error is None:  # not when its row failed to be written
                 self._after_stored(sha256)
         finally:
             self._finished()
@@ -306,6 +307,9 @@ class DownloadCoordinator:
         self._store_threads: list[threading.Thread] = []
         self._storing = 0  # handed to the store threads and not done yet
         self.store_delay = STORE_DELAY
+        #: Set when the server stops: every store is taken at once, also those handed
+        #: over later (by a request that outlived the stop), while the store is open.
+        self._closing = False
 
     def store_later(self, store: Callable[[], None]) -> None:
         """Run a verified download's store on one of the store threads (a few, so the
@@ -330,7 +334,8 @@ class DownloadCoordinator:
                     continue
                 handed, store = self._stores[0]
                 wait = handed + self.store_delay - time.monotonic()
-                if wait <= 0 or handed <= self._urgent_until or len(self._stores) > STORE_BACKLOG:
+                urgent = self._closing or handed <= self._urgent_until
+                if wait <= 0 or urgent or len(self._stores) > STORE_BACKLOG:
                     self._stores.popleft()
                     return store
                 self._store_ready.wait(wait)
@@ -370,6 +375,12 @@ class DownloadCoordinator:
         holds the lock)."""
         self._urgent_until = time.monotonic()
         self._store_ready.notify_all()
+
+    def closing(self) -> None:
+        """The server stops: from now on every store is taken at once."""
+        with self._lock:
+            self._closing = True
+            self._store_ready.notify_all()
 
     def wait_stored(self, timeout: float) -> bool:
         """Store at once what was handed to the store threads, and wait until it is

@@ -243,7 +243,7 @@ class SQLiteStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             if self._closed:
-                raise RuntimeError("store is closed")
+                raise StorageUnavailable(STOPPING)
             with self._connections_lock:
                 # Short-lived threads (a mirror download, a page revalidation) each took a
                 # connection: those of threads that have ended become spares for the next
@@ -280,6 +280,8 @@ class SQLiteStore:
             self._closed = True
             with self._connections_lock:
                 for conn in [*(conn for _, conn in self._connections), *self._spare]:
+                    if not locked and conn.in_transaction:
+                        continue  # the write that outlasted the wait: left to the process's exit
                     with contextlib.suppress(sqlite3.ProgrammingError):
                         conn.close()
                 self._connections.clear()

@@ -331,3 +331,14 @@ def test_a_request_for_a_download_waiting_for_its_store_stores_it_at_once(tmp_pa
     assert coordinator.running() == 0
     assert not coordinator.settle(key)  # nothing left to settle
     assert coordinator.wait_stored(0)
+
+
+def test_once_the_server_stops_every_store_is_taken_at_once() -> None:
+    """A request that outlived the stop hands its store over after the waits: it is
+    stored at once, while the store is still open, not a second later."""
+    coordinator = DownloadCoordinator()
+    coordinator.store_delay = 60
+    coordinator.closing()
+    done = threading.Event()
+    coordinator.store_later(done.set)
+    assert done.wait(5)
