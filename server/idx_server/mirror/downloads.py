@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -302,14 +303,13 @@ class DownloadCoordinator:
         #: Stores handed over and not taken by a store thread yet: (when handed, store).
         self._stores: deque[tuple[float, Callable[[], None]]] = deque()
         self._store_ready = threading.Condition(self._lock)
-        #: Stores handed over up to this time are taken at once (set by the waits).
+        #: Stores handed over up to this time are taken at once: set by the waits, to
+        #: infinity once the server stops (a request that outlived the stop may hand one
+        #: over later, and it must be stored while the store is open).
         self._urgent_until = 0.0
         self._store_threads: list[threading.Thread] = []
         self._storing = 0  # handed to the store threads and not done yet
         self.store_delay = STORE_DELAY
-        #: Set when the server stops: every store is taken at once, also those handed
-        #: over later (by a request that outlived the stop), while the store is open.
-        self._closing = False
 
     def store_later(self, store: Callable[[], None]) -> None:
         """Run a verified download's store on one of the store threads (a few, so the
@@ -334,8 +334,7 @@ class DownloadCoordinator:
                     continue
                 handed, store = self._stores[0]
                 wait = handed + self.store_delay - time.monotonic()
-                urgent = self._closing or handed <= self._urgent_until
-                if wait <= 0 or urgent or len(self._stores) > STORE_BACKLOG:
+                if wait <= 0 or handed <= self._urgent_until or len(self._stores) > STORE_BACKLOG:
                     self._stores.popleft()
                     return store
                 self._store_ready.wait(wait)
@@ -370,17 +369,11 @@ class DownloadCoordinator:
         self._run_store(waiting[0][1])
         return True
 
-    def _hurry(self) -> None:
-        """Let the store threads take every store handed over so far at once (the caller
-        holds the lock)."""
-        self._urgent_until = time.monotonic()
+    def _hurry(self, until: float | None = None) -> None:
+        """Let the store threads take at once every store handed over so far, or until
+        ``until`` (the caller holds the lock)."""
+        self._urgent_until = max(self._urgent_until, time.monotonic() if until is None else until)
         self._store_ready.notify_all()
-
-    def closing(self) -> None:
-        """The server stops: from now on every store is taken at once."""
-        with self._lock:
-            self._closing = True
-            self._store_ready.notify_all()
 
     def wait_stored(self, timeout: float) -> bool:
         """Store at once what was handed to the store threads, and wait until it is
@@ -426,17 +419,11 @@ class DownloadCoordinator:
             return len(self._running)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait for the running downloads to finish (before the store closes under them);
-        the ones waiting for a store thread are stored at once."""
-        deadline = time.monotonic() + timeout
+        """The server stops: from now on every store is taken at once; wait for the
+        running downloads to finish (before the store closes under them)."""
         with self._idle:
-            while self._running:
-                self._hurry()  # again each time: a download may have been handed over since
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._idle.wait(min(remaining, 0.05))
-            return True
+            self._hurry(until=math.inf)
+            return self._idle.wait_for(lambda: not self._running, timeout)
 
 
 def finish_in_background(download: SharedDownload, chunks: Iterator[bytes]) -> None:

@@ -183,7 +183,6 @@ class MirrorService:
         drop the upstream connections."""
         self._closed = True
         deadline = time.monotonic() + timeout
-        self.downloads.closing()
         self.downloads.wait_idle(timeout)
         self.downloads.wait_stored(max(0.0, deadline - time.monotonic()))
         with self._background_lock:

@@ -338,7 +338,7 @@ def test_once_the_server_stops_every_store_is_taken_at_once() -> None:
     stored at once, while the store is still open, not a second later."""
     coordinator = DownloadCoordinator()
     coordinator.store_delay = 60
-    coordinator.closing()
+    assert coordinator.wait_idle(5)  # what a stopping server waits for first
     done = threading.Event()
     coordinator.store_later(done.set)
     assert done.wait(5)
