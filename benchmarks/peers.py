@@ -81,6 +81,10 @@ class Peer:
     def data_dir(self) -> Path | None:
         return None
 
+    def cpu_seconds(self) -> float:
+        """CPU time the peer's servers have used so far (see ``Service.cpu_seconds``)."""
+        return sum(service.cpu_seconds() for service in self.services)
+
     # --- addresses
     def index_url(self) -> str:
         """The simple index installers are pointed at."""
@@ -426,6 +430,9 @@ class Direct(Peer):
 
     def stop(self) -> None:
         pass  # the upstream is the run's, not this peer's
+
+    def cpu_seconds(self) -> float:
+        return self.upstream.cpu_seconds()  # the server of a direct install
 
 
 PEER_ORDER = ("idx", "idx+nginx", "devpi", "proxpi", "direct", "static", "nginx")

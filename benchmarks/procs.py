@@ -23,6 +23,9 @@ class ServiceFailed(Exception):
     """A server did not start or answer; the message says why, with its log's tail."""
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -100,6 +103,19 @@ class Service:
             rss += int(fields.get("VmRSS", "0 kB").split()[0])
             peak += int(fields.get("VmHWM", "0 kB").split()[0])
         return Memory(rss / 1024, peak / 1024)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the service's processes have used so far, summed
+        (threads that ended are counted; a child that ended is not)."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                # after the command's closing parenthesis: field 3 is the state, 14/15 utime/stime
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / CLOCK_TICKS
 
     def pause(self) -> None:
         """Stop the service's processes (SIGSTOP) where they are: a peer waiting for its

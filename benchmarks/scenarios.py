@@ -50,7 +50,7 @@ class Plan:
 
 
 FULL = Plan(
-    cold_runs=5, warm_runs=5, wrk_runs=3, wrk_seconds=10, uploads=200, singles=20, upload_runs=3,
+    cold_runs=9, warm_runs=9, wrk_runs=3, wrk_seconds=10, uploads=200, singles=20, upload_runs=3,
     big_samples=30, big_upload_runs=5, root_samples=5, root_timeout=180, restarts=3,
 )  # fmt: skip
 QUICK = Plan(
@@ -196,6 +196,17 @@ def _install(tool: str, peer: Peer, bench: Bench, retries: int | None = None) ->
     return clients.uv_install(peer.index_url(), retries=retries)
 
 
+def _measured_install(tool: str, peer: Peer, bench: Bench, key: str) -> None:
+    """One install: its seconds under ``key``, and the CPU the peer's servers used
+    meanwhile (milliseconds) under ``key_cpu``."""
+    cpu_before = peer.cpu_seconds()
+    timed = _install(tool, peer, bench)
+    cpu = peer.cpu_seconds() - cpu_before
+    _record(peer, bench, key, timed)
+    if not timed.error:
+        bench.results.add(peer.name, f"{key}_cpu", cpu * 1000)
+
+
 def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
     """The install group for every peer, run by run in turn (idx, devpi, ..., direct,
     then idx again), so that the machine's drift over a run (its speed moves by 10% and
@@ -219,7 +230,7 @@ def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
                 with _guard(peer, bench, key, (key,)):
                     _start(peer, bench, fresh=True)
                     bench.log(f"[{peer.name}] {key} {run + 1}/{bench.plan.cold_runs}")
-                    _record(peer, bench, key, _install(tool, peer, bench))
+                    _measured_install(tool, peer, bench, key)
             peer.stop()
     warm = [p for p in peers if not all(_skipped(p, bench, f"{tool}_warm") for tool in TOOLS)]
     for peer in warm:
@@ -239,7 +250,7 @@ def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
                     continue
                 with _guard(peer, bench, key, (key,)), bench.counting_upstream(peer, (key,)):
                     bench.log(f"[{peer.name}] {key} {run + 1}/{bench.plan.warm_runs}")
-                    _record(peer, bench, key, _install(tool, peer, bench))
+                    _measured_install(tool, peer, bench, key)
             peer.pause()
 
 
@@ -248,7 +259,12 @@ def _mark_not_applicable(peer: Peer, bench: Bench, groups: Collection[str]) -> N
     for metric in METRICS:
         if metric.group not in groups:
             continue
-        reason = peer.not_applicable.get(metric.group) or peer.metric_not_applicable.get(metric.key)
+        reason = (
+            peer.not_applicable.get(metric.group)
+            or peer.metric_not_applicable.get(metric.key)
+            # an install's CPU figure applies where the install does
+            or peer.metric_not_applicable.get(metric.key.removesuffix("_cpu"))
+        )
         if reason:
             bench.results.not_applicable(peer.name, metric.key, reason)
 

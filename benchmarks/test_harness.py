@@ -97,3 +97,53 @@ def test_table_shows_medians_failures_and_reasons_never_made_up_numbers():
     assert "not measured yet" in text
     assert "devpi: pip download, warm: pip exit 1" in text
     assert "direct: no cache" in text
+
+
+def test_a_services_cpu_time_counts_its_threads_and_children(tmp_path):
+    import subprocess
+    import time
+
+    from procs import Service
+
+    # A parent that idles while its child burns CPU on two threads.
+    child = (
+        "import threading, time\n"
+        "def spin():\n"
+        "    while time.process_time() < 0.5: pass\n"
+        "threads = [threading.Thread(target=spin) for _ in range(2)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "time.sleep(30)\n"
+    )
+    parent = (
+        f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(30)"
+    )
+    service = Service("burner", [sys.executable, "-c", parent], tmp_path / "log")
+    service.process = subprocess.Popen(service.cmd, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while service.cpu_seconds() < 0.4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        used = service.cpu_seconds()
+        assert 0.4 <= used < 5, used
+    finally:
+        service.stop()
+    assert service.cpu_seconds() == 0  # stopped: nothing left to count
+
+
+def test_an_installs_cpu_figure_is_not_applicable_where_the_install_is_not():
+    from peers import Direct, Peer
+    from scenarios import _mark_not_applicable
+
+    class Bench:
+        results = Results()
+
+    class Static(Peer):
+        name = "static"
+        metric_not_applicable = {"pip_cold": "no cache"}
+
+    peer = Static.__new__(Static)
+    _mark_not_applicable(peer, Bench, {"install"})  # type: ignore[arg-type]
+    assert Bench.results.get("static", "pip_cold").na == "no cache"
+    assert Bench.results.get("static", "pip_cold_cpu").na == "no cache"
+    assert Bench.results.get("static", "pip_warm_cpu").na is None
+    assert Direct.metric_not_applicable["uv_warm"]
