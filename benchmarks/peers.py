@@ -335,9 +335,12 @@ class Proxpi(Peer):
             shutil.rmtree(self.data_dir(), ignore_errors=True)
         self.data_dir().mkdir(parents=True, exist_ok=True)
         env = service_env(PROXPI_INDEX_URL=self.ctx.upstream_url, PROXPI_CACHE_DIR=str(self.data_dir()))
+        # --timeout 0: no worker timeout. The harness pauses a waiting peer (SIGSTOP) for
+        # minutes; resumed, gunicorn's master took the paused worker for a hung one and
+        # replaced it (proxpi's index cache, in that process's memory, gone with it).
         cmd = [
             str(self.venv.bin("gunicorn")), "--preload", "--workers", "1", "--threads", str(self.threads),
-            "--bind", f"127.0.0.1:{self.port}", "proxpi.server:app",
+            "--timeout", "0", "--bind", f"127.0.0.1:{self.port}", "proxpi.server:app",
         ]  # fmt: skip
         service = Service(self.name, cmd, self.dir / "server.log", env=env)
         seconds = service.start(f"{self.base_url}/health")
