@@ -1,4 +1,4 @@
-"""Servers under test as child processes: start, wait for the first 200, memory, stop.
+"""Servers under test as child processes: start, wait for the first 200, memory and CPU, stop.
 
 Only processes started here are ever signalled, by their own process group (each
 server is started in a new session, so its workers go with it).
