@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -41,13 +42,24 @@ def tool(name: str) -> str:
 
 @dataclass(frozen=True)
 class Timed:
-    """A client run: its wall time, and why it failed (``None`` when it worked)."""
+    """A client run: its wall time, why it failed (``None`` when it worked), and the
+    CPU (user + system) the client and its children used."""
 
     seconds: float
     error: str | None = None
+    cpu_seconds: float = 0.0
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None) -> Timed:
+    """``cmd`` to its end. Its CPU is the growth of this process's reaped children's
+    CPU over the call: the harness reaps no other child meanwhile (its servers are
+    reaped when stopped, between clients)."""
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     try:
         result = subprocess.run(
@@ -56,10 +68,12 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None =
     except subprocess.TimeoutExpired:
         return Timed(time.perf_counter() - started, f"{Path(cmd[0]).name} timed out after {timeout:.0f} s")
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        return Timed(seconds, f"{Path(cmd[0]).name} exit {result.returncode}: " + " | ".join(tail)[-300:])
-    return Timed(seconds)
+        error = f"{Path(cmd[0]).name} exit {result.returncode}: " + " | ".join(tail)[-300:]
+        return Timed(seconds, error, cpu)
+    return Timed(seconds, cpu_seconds=cpu)
 
 
 def pip_download(

@@ -197,14 +197,16 @@ def _install(tool: str, peer: Peer, bench: Bench, retries: int | None = None) ->
 
 
 def _measured_install(tool: str, peer: Peer, bench: Bench, key: str) -> None:
-    """One install: its seconds under ``key``, and the CPU the peer's servers used
-    meanwhile (milliseconds) under ``key_cpu``."""
+    """One install: its seconds under ``key``, the CPU the peer's servers used meanwhile
+    under ``key_cpu`` and the CPU of the client itself under ``key_client_cpu``
+    (milliseconds)."""
     cpu_before = peer.cpu_seconds()
     timed = _install(tool, peer, bench)
     cpu = peer.cpu_seconds() - cpu_before
     _record(peer, bench, key, timed)
     if not timed.error:
         bench.results.add(peer.name, f"{key}_cpu", cpu * 1000)
+        bench.results.add(peer.name, f"{key}_client_cpu", timed.cpu_seconds * 1000)
 
 
 def interleaved_installs(peers: list[Peer], bench: Bench) -> None:
@@ -262,8 +264,8 @@ def _mark_not_applicable(peer: Peer, bench: Bench, groups: Collection[str]) -> N
         reason = (
             peer.not_applicable.get(metric.group)
             or peer.metric_not_applicable.get(metric.key)
-            # an install's CPU figure applies where the install does
-            or peer.metric_not_applicable.get(metric.key.removesuffix("_cpu"))
+            # an install's CPU figures apply where the install does
+            or peer.metric_not_applicable.get(metric.key.removesuffix("_client_cpu").removesuffix("_cpu"))
         )
         if reason:
             bench.results.not_applicable(peer.name, metric.key, reason)

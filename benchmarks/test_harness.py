@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -130,6 +131,21 @@ def test_a_services_cpu_time_counts_its_threads_and_children(tmp_path):
     assert service.cpu_seconds() == 0  # stopped: nothing left to count
 
 
+def test_a_clients_cpu_time_counts_the_client_and_its_children():
+    from clients import _run
+
+    # A client that idles while its child burns CPU: both are counted, once each.
+    burn = "import time\nwhile time.process_time() < 0.3: pass\n"
+    cmd = [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"]
+    timed = _run(cmd, dict(os.environ), 60)
+    assert timed.error is None
+    assert 0.3 <= timed.cpu_seconds < timed.seconds + 0.5, timed
+    failed = _run([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), 60)
+    assert failed.error is not None
+    assert "exit 3" in failed.error
+    assert 0 < failed.cpu_seconds < 5, failed
+
+
 def test_an_installs_cpu_figure_is_not_applicable_where_the_install_is_not():
     from peers import Direct, Peer
     from scenarios import _mark_not_applicable
@@ -145,5 +161,6 @@ def test_an_installs_cpu_figure_is_not_applicable_where_the_install_is_not():
     _mark_not_applicable(peer, Bench, {"install"})  # type: ignore[arg-type]
     assert Bench.results.get("static", "pip_cold").na == "no cache"
     assert Bench.results.get("static", "pip_cold_cpu").na == "no cache"
+    assert Bench.results.get("static", "pip_cold_client_cpu").na == "no cache"
     assert Bench.results.get("static", "pip_warm_cpu").na is None
     assert Direct.metric_not_applicable["uv_warm"]
