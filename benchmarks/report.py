@@ -137,6 +137,26 @@ def ratio(results: Results, metric: Metric, peer: str, reference: str) -> float 
     return mine / theirs if metric.higher_is_better else theirs / mine
 
 
+#: The installs that run in turn, run by run (see ``scenarios.interleaved_installs``).
+INTERLEAVED = ("pip_cold", "uv_cold", "pip_warm", "uv_warm")
+
+
+def rounds_won(results: Results, metric: Metric, peer: str, reference: str) -> tuple[int, int] | None:
+    """In how many of the rounds ``peer`` did better than ``reference``, and how many
+    rounds both have: the installs run in turn, so round i of one peer ran within
+    minutes of round i of the other. None unless both have every round (a run that
+    failed is marked as such and leaves no sample, which would misalign the rest)."""
+    mine = results.by_peer.get(peer, {}).get(metric.key)
+    theirs = results.by_peer.get(reference, {}).get(metric.key)
+    if mine is None or theirs is None or mine.value is None or theirs.value is None:
+        return None
+    if len(mine.samples) != len(theirs.samples) or len(mine.samples) < 2:
+        return None
+    better = (lambda a, b: a > b) if metric.higher_is_better else (lambda a, b: a < b)
+    won = sum(better(a, b) for a, b in zip(mine.samples, theirs.samples, strict=True))
+    return won, len(mine.samples)
+
+
 def fmt(value: float) -> str:
     if value >= 100:
         return f"{value:,.0f}"
@@ -195,12 +215,7 @@ def table(results: Results, peers: list[str], labels: dict[str, str]) -> str:
             found = ratio(results, metric, peer, reference)
             row.append(f"{found:.2f}x" if found is not None else "")
         rows.append(row)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    out = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
+    out = _markdown(header, rows)
     out.append("")
     out.append(
         "Each cell is the median of the runs; ↑ higher is better, ↓ lower is better. "
@@ -209,7 +224,41 @@ def table(results: Results, peers: list[str], labels: dict[str, str]) -> str:
     if notes.peers_by_text:
         out.append("")
         out += notes.lines()
+    paired = _rounds_table(results, ratios, labels)
+    if paired:
+        out += ["", *paired]
     return "\n".join(out) + "\n"
+
+
+def _rounds_table(results: Results, ratios: list[tuple[str, str]], labels: dict[str, str]) -> list[str]:
+    """The installs round by round: a median ratio near 1 is a tie or a steady small
+    loss or win, which the rounds tell apart."""
+    rows = []
+    for key in INTERLEAVED:
+        metric = BY_KEY[key]
+        cells = [rounds_won(results, metric, peer, reference) for peer, reference in ratios]
+        if any(cells):
+            counts = [f"{c[0]}/{c[1]}" if c else "" for c in cells]
+            rows.append([metric.label.format(**labels), *counts])
+    if not rows:
+        return []
+    header = ["rounds won", *(f"{p} vs {r}" for p, r in ratios)]
+    return [
+        "The installs ran in turn, run by run: in how many rounds the first peer of each "
+        "pair was faster than the second.",
+        "",
+        *_markdown(header, rows),
+    ]
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table, padded so that it reads in a terminal too."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
 
 
 def write_json(path: Any, meta: dict[str, Any], results: Results) -> None:

@@ -100,6 +100,30 @@ def test_table_shows_medians_failures_and_reasons_never_made_up_numbers():
     assert "direct: no cache" in text
 
 
+def test_rounds_won_pairs_the_installs_run_by_run():
+    from report import rounds_won
+
+    results = Results()
+    for mine, theirs in ((1.0, 2.0), (2.0, 1.0), (3.0, 4.0)):
+        results.add("idx", "pip_warm", mine)
+        results.add("devpi", "pip_warm", theirs)
+    results.add("direct", "pip_warm", 1.0)  # not every round: not paired
+    results.add("direct", "pip_warm", 1.0)
+    results.add("proxpi", "pip_warm", 9.0)
+    results.add("proxpi", "pip_warm", 9.0)
+    results.add("proxpi", "pip_warm", 9.0)
+    results.fail("proxpi", "pip_warm", "pip exit 1")
+    metric = BY_KEY["pip_warm"]
+    assert rounds_won(results, metric, "idx", "devpi") == (2, 3)
+    assert rounds_won(results, metric, "devpi", "idx") == (1, 3)
+    assert rounds_won(results, metric, "idx", "direct") is None
+    assert rounds_won(results, metric, "idx", "proxpi") is None
+    text = table(results, ["idx", "devpi", "proxpi", "direct"], {"uploads": "200", "singles": "20"})
+    row = next(line for line in text.splitlines() if line.startswith("| pip download, warm") and "/" in line)
+    assert row.split("|")[2].strip() == "2/3"  # idx vs devpi
+    assert row.split("|")[3].strip() == ""  # idx vs proxpi: proxpi failed
+
+
 def test_a_services_cpu_time_counts_its_threads_and_children(tmp_path):
     import subprocess
     import time
