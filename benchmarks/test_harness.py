@@ -163,7 +163,8 @@ def test_a_clients_cpu_time_counts_the_client_and_its_children():
     cmd = [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"]
     timed = _run(cmd, dict(os.environ), 60)
     assert timed.error is None
-    assert 0.3 <= timed.cpu_seconds < timed.seconds + 0.5, timed
+    # 0.3 s of the child's and the two interpreters' start-up; counted twice, 0.6 or more
+    assert 0.3 <= timed.cpu_seconds < 0.6, timed
     failed = _run([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), 60)
     assert failed.error is not None
     assert "exit 3" in failed.error
