@@ -2,7 +2,8 @@
 
 Every peer runs at its defaults, as a user following its documentation would run it;
 where the benchmark had to choose (proxpi's WSGI server), the choice is stated here
-and in docs/benchmarks.md.
+and in docs/benchmarks.md. One peer is a second configuration on purpose: devpi+meta,
+devpi with its PEP 658 support switched on, whose installers get the answers idx gives.
 """
 
 from __future__ import annotations
@@ -257,6 +258,9 @@ class Devpi(DevpiStyleAPI):
     name = "devpi"
     description = "devpi-server (latest from the registry), defaults"
     not_applicable = {"tox": "the tox rebuild compares idx with the upstream only"}
+    #: Beyond the defaults: devpi-server's options, and root/pypi's settings.
+    server_options: tuple[str, ...] = ()
+    mirror_settings: dict[str, bool] = {}
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -281,7 +285,7 @@ class Devpi(DevpiStyleAPI):
             )  # fmt: skip
         cmd = [
             str(self.venv.bin("devpi-server")), "--serverdir", str(self.data_dir()),
-            "--host", "127.0.0.1", "--port", str(self.port),
+            "--host", "127.0.0.1", "--port", str(self.port), *self.server_options,
         ]  # fmt: skip
         service = Service(self.name, cmd, self.dir / "server.log", env=service_env())
         seconds = service.start(f"{self.base_url}/+api")
@@ -289,16 +293,37 @@ class Devpi(DevpiStyleAPI):
         if fresh:
             # root/pypi points at pypi.org after devpi-init; point it at the local upstream
             # before anything asks it for a project.
+            settings = {"mirror_url": self.ctx.upstream_url, **self.mirror_settings}
             reply = probe.send_json(
                 "PATCH",
                 f"{self.base_url}/root/pypi",
-                [f"mirror_url={self.ctx.upstream_url}"],
+                [f"{key}={value}" for key, value in settings.items()],
                 self.root_auth(),
             )
             if reply.status != 200:
-                raise ServiceFailed(f"devpi: setting mirror_url: {reply.status} {reply.body[:300]!r}")
+                raise ServiceFailed(f"{self.name}: root/pypi: {reply.status} {reply.body[:300]!r}")
+            config = reply.json().get("result", {})
+            if any(config.get(key) != value for key, value in settings.items()):
+                raise ServiceFailed(f"{self.name}: root/pypi did not take {settings}: {config}")
             self.create_user()
         return seconds
+
+
+class DevpiWithMetadata(Devpi):
+    """devpi with its experimental PEP 658 support on, so installers get the same
+    answers from it as from idx (a ``.metadata`` beside every wheel): installs only."""
+
+    name = "devpi+meta"
+    description = (
+        "the same devpi-server with its PEP 658 support on: `--enable-core-metadata`, "
+        "root/pypi's `mirror_provides_core_metadata`"
+    )
+    not_applicable = dict.fromkeys(
+        ("pages", "files", "uploads", "big", "root", "lifecycle", "down", "tox"),
+        "measured on devpi at its defaults",
+    )
+    server_options = ("--enable-core-metadata",)
+    mirror_settings = {"mirror_provides_core_metadata": True}
 
 
 class Proxpi(Peer):
@@ -438,4 +463,4 @@ class Direct(Peer):
         return self.upstream.cpu_seconds()  # the server of a direct install
 
 
-PEER_ORDER = ("idx", "idx+nginx", "devpi", "proxpi", "direct", "static", "nginx")
+PEER_ORDER = ("idx", "idx+nginx", "devpi", "devpi+meta", "proxpi", "direct", "static", "nginx")

@@ -69,6 +69,7 @@ GROUPS = tuple(dict.fromkeys(m.group for m in METRICS))
 #: Ratio columns: (the peer measured, the reference it is compared with).
 RATIOS = (
     ("idx", "devpi"),
+    ("idx", "devpi+meta"),
     ("idx", "proxpi"),
     ("idx", "direct"),
     ("idx", "static"),

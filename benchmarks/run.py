@@ -91,6 +91,8 @@ def make_peers(names: list[str], ctx: peers.Context, upstream_service: Service) 
             made.append(peers.IdxBehindNginx(ctx))
         elif name == "devpi":
             made.append(peers.Devpi(ctx))
+        elif name == "devpi+meta":
+            made.append(peers.DevpiWithMetadata(ctx))
         elif name == "proxpi":
             made.append(peers.Proxpi(ctx))
         elif name == "direct":

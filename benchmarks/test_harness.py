@@ -189,3 +189,22 @@ def test_an_installs_cpu_figure_is_not_applicable_where_the_install_is_not():
     assert Bench.results.get("static", "pip_cold_client_cpu").na == "no cache"
     assert Bench.results.get("static", "pip_warm_cpu").na is None
     assert Direct.metric_not_applicable["uv_warm"]
+
+
+def test_every_peer_named_can_be_chosen_and_is_made(tmp_path):
+    import peers
+    import run
+    from report import RATIOS
+
+    ctx = peers.Context(
+        cache=tmp_path, run_dir=tmp_path / "run", tree=tmp_path / "tree", upstream_url="http://x/"
+    )
+    made = run.make_peers(list(peers.PEER_ORDER), ctx, upstream_service=None)  # type: ignore[arg-type]
+    assert [peer.name for peer in made] == list(peers.PEER_ORDER)
+    assert {name for pair in RATIOS for name in pair} <= set(peers.PEER_ORDER)
+    # devpi+meta differs from devpi only in its PEP 658 switches, and only its installs run.
+    meta = next(peer for peer in made if peer.name == "devpi+meta")
+    assert isinstance(meta, peers.Devpi)
+    assert meta.server_options == ("--enable-core-metadata",)
+    assert set(meta.not_applicable) == {metric.group for metric in BY_KEY.values()} - {"install"}
+    assert run.parse_only(["devpi+meta,install"]) == (["devpi+meta"], ["install"])
