@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import nginx
 import probe
@@ -129,12 +130,16 @@ class VenvTool:
     whose installs are measured) from the registry. It is made once and reused;
     ``--reinstall-peers`` makes it again."""
 
+    #: Venvs made again in this run: devpi and devpi+meta share one.
+    remade: ClassVar[set[Path]] = set()
+
     def __init__(self, cache: Path, name: str, packages: list[str]) -> None:
         self.path = cache / "venvs" / name
         self.packages = packages
 
     def ensure(self, reinstall: bool) -> None:
-        if reinstall:
+        if reinstall and self.path not in self.remade:
+            self.remade.add(self.path)
             shutil.rmtree(self.path, ignore_errors=True)
         marker = self.path / ".installed"
         if marker.exists():

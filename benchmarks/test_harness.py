@@ -208,3 +208,23 @@ def test_every_peer_named_can_be_chosen_and_is_made(tmp_path):
     assert meta.server_options == ("--enable-core-metadata",)
     assert set(meta.not_applicable) == {metric.group for metric in BY_KEY.values()} - {"install"}
     assert run.parse_only(["devpi+meta,install"]) == (["devpi+meta"], ["install"])
+
+
+def test_a_venv_two_peers_share_is_made_again_once_per_run(tmp_path, monkeypatch):
+    import peers
+
+    steps: list[str] = []
+
+    def run(cmd: list[str], what: str, timeout: float = 900) -> str:
+        steps.append(what.split(maxsplit=1)[0])
+        if "venv" in cmd:
+            Path(cmd[-1]).mkdir(parents=True)
+        return ""
+
+    monkeypatch.setattr(peers, "_run", run)
+    monkeypatch.setattr(peers.VenvTool, "remade", set())
+    for _ in range(2):  # devpi, then devpi+meta
+        peers.VenvTool(tmp_path, "devpi-server", ["devpi-server"]).ensure(reinstall=True)
+    assert steps == ["creating", "installing"]
+    peers.VenvTool(tmp_path, "proxpi", ["proxpi"]).ensure(reinstall=True)
+    assert steps == ["creating", "installing"] * 2
