@@ -13,6 +13,11 @@ import threading
 import time
 from typing import TextIO
 
+#: The environ key holding when a request's handling began (``time.perf_counter``), set
+#: by the fast path when it hands a request on: the time it spent (waiting for upstream,
+#: say) is then counted in the line the application writes.
+STARTED = "idx.started"
+
 
 class AccessLog:
     def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from pyramid.request import Request
 
-from idx_server.accesslog import AccessLog
+from idx_server.accesslog import STARTED, AccessLog
 from idx_server.filebody import file_body, streamed_body
 from idx_server.model.errors import IdxError
 from idx_server.model.indexes import ANONYMOUS, Index
@@ -107,6 +107,7 @@ class FastPath:
                     (time.perf_counter() - start) * 1000,
                 )
                 return [] if environ["REQUEST_METHOD"] == "HEAD" else body
+            environ[STARTED] = start
         return self.app(environ, start_response)
 
     def _check(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

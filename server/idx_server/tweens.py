@@ -11,7 +11,7 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
-from idx_server.accesslog import AccessLog
+from idx_server.accesslog import STARTED, AccessLog
 from idx_server.render.headers import server_headers
 from idx_server.storage import MetaStore
 
@@ -24,7 +24,7 @@ def request_tween_factory(handler: Handler, registry: Registry) -> Handler:
     uuid = store.get_meta("uuid") or ""
 
     def request_tween(request: Request) -> Response:
-        start = time.perf_counter()
+        start = request.environ.get(STARTED) or time.perf_counter()
         status = 500
         try:
             response = handler(request)

@@ -323,6 +323,24 @@ class TestSlowUpstream(_SlowUpstream):
         assert time.monotonic() - start >= 2
         assert mapp.simple_json("root/pypi", "forced").json["versions"] == ["1.0", "2.0"]
 
+    def test_the_request_log_counts_the_wait_for_upstream(self, mapp, upstream, idx_core, monkeypatch):
+        """A never-fetched page whose upstream answers late and fails: the fast path waits
+        for it, then the views answer the error. The request's log line counts the wait
+        (it said 1 ms for a request of 90 s)."""
+        lines = []
+        monkeypatch.setattr(idx_core.access_log, "record", lambda *line: lines.append(line))
+        upstream.path_delays["/simple/newcomer/"] = 0.3
+        upstream.fail_status = 503
+        start = time.monotonic()
+        response = mapp.app.get("/root/pypi/+simple/newcomer/", expect_errors=True)
+        took = time.monotonic() - start
+        assert response.status_int in (502, 503, 504), response
+        assert upstream.count("/simple/newcomer/") == 3  # retried twice, and not asked again
+        [(method, path, status, milliseconds)] = lines
+        assert (method, path, status) == ("GET", "/root/pypi/+simple/newcomer/", response.status_int)
+        assert took >= 0.9
+        assert 0.9 * took <= milliseconds / 1000 <= took
+
 
 class TestSlowUpstreamShapes(_SlowUpstream):
     """However upstream is slow (5xx answered late and retried, Retry-After, a body that
